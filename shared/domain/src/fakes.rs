@@ -1,0 +1,197 @@
+//! In-memory fakes of every port, for unit tests (here and, with the `fakes` feature, in other
+//! crates). They keep the same contracts as the real adapters: conditional writes, put-if-absent,
+//! FIFO order of published messages.
+
+use crate::ids::OrderId;
+use crate::ports::*;
+use crate::time::Timestamp;
+use async_trait::async_trait;
+use secrecy::SecretString;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// An order store in memory.
+#[derive(Default, Clone)]
+pub struct InMemoryStore {
+    orders: Arc<Mutex<BTreeMap<String, OrderRecord>>>,
+    idempotency: Arc<Mutex<BTreeMap<String, IdempotencyRecord>>>,
+    /// When set, the next `update` fails with `Unavailable` (one-shot).
+    fail_next_update: Arc<Mutex<Option<String>>>,
+}
+
+impl InMemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn snapshot(&self, id: &str) -> Option<OrderRecord> {
+        self.orders.lock().unwrap().get(id).cloned()
+    }
+
+    /// Overwrite a record (test setup only, e.g. to age a lease).
+    pub fn put_raw(&self, record: OrderRecord) {
+        self.orders
+            .lock()
+            .unwrap()
+            .insert(record.order.id.to_string(), record);
+    }
+
+    pub fn fail_next_update(&self, why: &str) {
+        *self.fail_next_update.lock().unwrap() = Some(why.to_string());
+    }
+
+    pub fn idempotency_records(&self) -> Vec<IdempotencyRecord> {
+        self.idempotency.lock().unwrap().values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl OrderStore for InMemoryStore {
+    async fn get(&self, id: &OrderId) -> Result<Option<OrderRecord>, StoreError> {
+        Ok(self.orders.lock().unwrap().get(id.as_str()).cloned())
+    }
+
+    async fn create(&self, record: &OrderRecord) -> Result<(), StoreError> {
+        let mut orders = self.orders.lock().unwrap();
+        let key = record.order.id.to_string();
+        if orders.contains_key(&key) {
+            return Err(StoreError::AlreadyExists(key));
+        }
+        orders.insert(key, record.clone());
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        id: &OrderId,
+        expect: Expect,
+        change: Change,
+    ) -> Result<OrderRecord, StoreError> {
+        change.validate(&expect)?;
+        if let Some(why) = self.fail_next_update.lock().unwrap().take() {
+            return Err(StoreError::Unavailable(why));
+        }
+        let mut orders = self.orders.lock().unwrap();
+        let record = orders
+            .get_mut(id.as_str())
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        if !expect.holds(record) {
+            return Err(StoreError::ConditionFailed {
+                id: id.to_string(),
+                detail: format!(
+                    "expected {expect:?}, found {} v{}",
+                    record.state, record.version
+                ),
+            });
+        }
+        if let Some((key, _)) = &change.effect {
+            if record.effects.contains_key(key) {
+                return Err(StoreError::ConditionFailed {
+                    id: id.to_string(),
+                    detail: format!("effect {key} already recorded"),
+                });
+            }
+        }
+        change.apply_to(record);
+        Ok(record.clone())
+    }
+
+    async fn put_idempotency(&self, record: &IdempotencyRecord) -> Result<PutOutcome, StoreError> {
+        let mut idem = self.idempotency.lock().unwrap();
+        let key = format!("{}#{}", record.scope, record.key);
+        match idem.get(&key) {
+            Some(existing) => Ok(PutOutcome::Exists(existing.clone())),
+            None => {
+                idem.insert(key, record.clone());
+                Ok(PutOutcome::Created)
+            }
+        }
+    }
+}
+
+/// A publisher that keeps every message, in order, and can be told to fail.
+#[derive(Default, Clone)]
+pub struct InMemoryPublisher {
+    sent: Arc<Mutex<Vec<OutboundMessage>>>,
+    failing: Arc<Mutex<bool>>,
+}
+
+impl InMemoryPublisher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn sent(&self) -> Vec<OutboundMessage> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        *self.failing.lock().unwrap() = failing;
+    }
+}
+
+#[async_trait]
+impl Publisher for InMemoryPublisher {
+    async fn publish(&self, message: &OutboundMessage) -> Result<(), PublishError> {
+        if *self.failing.lock().unwrap() {
+            return Err(PublishError {
+                queue: message.queue,
+                detail: "injected failure".into(),
+            });
+        }
+        self.sent.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+/// Secrets from a map, counting reads.
+#[derive(Default, Clone)]
+pub struct StaticSecrets {
+    values: Arc<HashMap<String, String>>,
+    reads: Arc<AtomicUsize>,
+}
+
+impl StaticSecrets {
+    pub fn new(values: impl IntoIterator<Item = (String, String)>) -> Self {
+        StaticSecrets {
+            values: Arc::new(values.into_iter().collect()),
+            reads: Arc::default(),
+        }
+    }
+
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl SecretSource for StaticSecrets {
+    async fn secret(&self, id: &str) -> Result<SecretString, SecretError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.values
+            .get(id)
+            .map(|v| SecretString::from(v.clone()))
+            .ok_or_else(|| SecretError::NotFound(id.to_string()))
+    }
+}
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    pub fn at(ms: i64) -> Self {
+        ManualClock(Arc::new(AtomicI64::new(ms)))
+    }
+
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.0.load(Ordering::SeqCst))
+    }
+}

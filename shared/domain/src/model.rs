@@ -1,0 +1,346 @@
+//! The canonical model: orders, customers, payments, refunds and chargebacks, each with our
+//! id and the external ids that link it to Clarity, Cybersource, the ERP and the CRM.
+//!
+//! Card data never appears here: a payment instrument is a Cybersource token.
+
+use crate::ids::{ChargebackId, CustomerId, ExternalIds, OrderId, PaymentId, RefundId};
+use crate::money::{Currency, Money, MoneyError};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub first_name: String,
+    pub last_name: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    /// State / province / region code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// A customer. `external.cybersource` is the TMS customer id once one exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    #[serde(default)]
+    pub external: ExternalIds,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub sku: String,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Money>,
+}
+
+impl LineItem {
+    /// unit price × quantity + tax.
+    pub fn total(&self) -> Result<Money, MoneyError> {
+        let net = self.unit_price.checked_mul(self.quantity)?;
+        match &self.tax {
+            Some(t) => net.checked_add(t),
+            None => Ok(net),
+        }
+    }
+}
+
+/// How the customer pays: always a Cybersource token, never a card number.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PaymentInstrument {
+    /// A Microform / Unified Checkout transient token (a JWT, valid for 15 minutes).
+    TransientToken { jwt: String },
+    /// Stored TMS ids.
+    Tms {
+        customer_id: String,
+        payment_instrument_id: String,
+    },
+}
+
+impl fmt::Debug for PaymentInstrument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PaymentInstrument::TransientToken { .. } => {
+                f.write_str("TransientToken { jwt: [REDACTED] }")
+            }
+            PaymentInstrument::Tms {
+                customer_id,
+                payment_instrument_id,
+            } => f
+                .debug_struct("Tms")
+                .field("customer_id", customer_id)
+                .field("payment_instrument_id", payment_instrument_id)
+                .finish(),
+        }
+    }
+}
+
+/// The payment of an order at Cybersource. `external.cybersource` is the authorization's
+/// transaction id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: PaymentId,
+    #[serde(default)]
+    pub external: ExternalIds,
+    /// The deterministic reference sent as `clientReferenceInformation.code`.
+    pub reference: String,
+    pub authorized: Money,
+    pub captured: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_brand: Option<String>,
+    /// Last four digits only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_last4: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefundStatus {
+    Requested,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: RefundId,
+    #[serde(default)]
+    pub external: ExternalIds,
+    pub reference: String,
+    pub amount: Money,
+    pub reason: String,
+    pub status: RefundStatus,
+    pub requested_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChargebackStatus {
+    Open,
+    Won,
+    Lost,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chargeback {
+    pub id: ChargebackId,
+    #[serde(default)]
+    pub external: ExternalIds,
+    pub amount: Money,
+    pub reason_code: String,
+    pub status: ChargebackStatus,
+    pub received_at: Timestamp,
+}
+
+/// An order: what was bought, by whom, and how it is paid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: OrderId,
+    #[serde(default)]
+    pub external: ExternalIds,
+    pub customer: Customer,
+    pub bill_to: Address,
+    /// Only when it differs from `bill_to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_to: Option<Address>,
+    pub lines: Vec<LineItem>,
+    pub total: Money,
+    pub instrument: PaymentInstrument,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Payment>,
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+    #[serde(default)]
+    pub chargebacks: Vec<Chargeback>,
+    pub created_at: Timestamp,
+}
+
+/// Why an order's amounts do not add up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error("order total {total} does not equal the sum of its lines {lines}")]
+    TotalMismatch { total: Money, lines: Money },
+    #[error("order total must be positive, got {0}")]
+    NonPositiveTotal(Money),
+    #[error("refund of {requested} exceeds the refundable {refundable}")]
+    RefundExceedsCaptured { requested: Money, refundable: Money },
+}
+
+impl Order {
+    pub fn currency(&self) -> Currency {
+        self.total.currency()
+    }
+
+    /// The sum of the lines equals the total, in one currency, and is positive.
+    pub fn validate_amounts(&self) -> Result<(), OrderError> {
+        let lines = self
+            .lines
+            .iter()
+            .map(LineItem::total)
+            .collect::<Result<Vec<_>, _>>()?;
+        let sum = Money::sum(self.currency(), &lines)?;
+        if sum != self.total {
+            return Err(OrderError::TotalMismatch {
+                total: self.total,
+                lines: sum,
+            });
+        }
+        if self.total.minor() <= 0 {
+            return Err(OrderError::NonPositiveTotal(self.total));
+        }
+        Ok(())
+    }
+
+    /// Captured minus every refund that is requested or succeeded.
+    pub fn refundable(&self) -> Result<Money, OrderError> {
+        let captured = self
+            .payment
+            .as_ref()
+            .map_or(Money::zero(self.currency()), |p| p.captured);
+        let refunded = Money::sum(
+            self.currency(),
+            self.refunds
+                .iter()
+                .filter(|r| r.status != RefundStatus::Failed)
+                .map(|r| &r.amount),
+        )?;
+        Ok(captured.checked_sub(&refunded)?)
+    }
+
+    /// Check that a refund of `amount` fits in what is still refundable.
+    pub fn check_refund(&self, amount: &Money) -> Result<(), OrderError> {
+        let refundable = self.refundable()?;
+        if amount.minor() <= 0 || amount.checked_cmp(&refundable)? == std::cmp::Ordering::Greater {
+            return Err(OrderError::RefundExceedsCaptured {
+                requested: *amount,
+                refundable,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(any(test, feature = "fakes"))]
+pub mod sample {
+    //! A valid sample order for tests.
+    use super::*;
+
+    pub fn order(id: &str) -> Order {
+        let usd = |m| Money::from_minor(m, Currency::USD);
+        let addr = Address {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            line1: "1 Analytical Way".into(),
+            line2: None,
+            city: "London".into(),
+            region: None,
+            postal_code: "N1 1AA".into(),
+            country: "GB".into(),
+            phone: None,
+        };
+        Order {
+            id: OrderId::new(id).unwrap(),
+            external: ExternalIds {
+                clarity: Some(format!("CL-{id}")),
+                ..Default::default()
+            },
+            customer: Customer {
+                id: CustomerId::new("cust-1").unwrap(),
+                external: ExternalIds::default(),
+                email: "ada@example.com".into(),
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                phone: None,
+            },
+            bill_to: addr,
+            ship_to: None,
+            lines: vec![LineItem {
+                sku: "SKU-1".into(),
+                name: "Widget".into(),
+                quantity: 2,
+                unit_price: usd(5000),
+                tax: Some(usd(799)),
+            }],
+            total: usd(10799),
+            instrument: PaymentInstrument::Tms {
+                customer_id: "TMSC1".into(),
+                payment_instrument_id: "TMSPI1".into(),
+            },
+            payment: None,
+            refunds: vec![],
+            chargebacks: vec![],
+            created_at: Timestamp::from_millis(1_700_000_000_000),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_validate_and_refunds_are_bounded() {
+        let mut o = sample::order("o1");
+        o.validate_amounts().unwrap();
+        o.total = Money::from_minor(1, Currency::USD);
+        assert!(matches!(
+            o.validate_amounts(),
+            Err(OrderError::TotalMismatch { .. })
+        ));
+
+        let mut o = sample::order("o2");
+        let usd = |m| Money::from_minor(m, Currency::USD);
+        assert!(o.check_refund(&usd(1)).is_err(), "nothing captured yet");
+        o.payment = Some(Payment {
+            id: PaymentId::new("p1").unwrap(),
+            external: ExternalIds::default(),
+            reference: "o2-authorize".into(),
+            authorized: usd(10799),
+            captured: usd(10799),
+            capture_id: None,
+            card_brand: None,
+            card_last4: None,
+        });
+        o.check_refund(&usd(10799)).unwrap();
+        o.refunds.push(Refund {
+            id: RefundId::new("r1").unwrap(),
+            external: ExternalIds::default(),
+            reference: "o2-refund-1".into(),
+            amount: usd(10000),
+            reason: "return".into(),
+            status: RefundStatus::Succeeded,
+            requested_at: Timestamp::from_millis(0),
+        });
+        assert_eq!(o.refundable().unwrap(), usd(799));
+        assert!(o.check_refund(&usd(800)).is_err());
+        assert!(o.check_refund(&usd(0)).is_err());
+        o.check_refund(&usd(799)).unwrap();
+    }
+
+    #[test]
+    fn transient_token_is_redacted_in_debug() {
+        let i = PaymentInstrument::TransientToken {
+            jwt: "eyJhbGciOi.secret.sig".into(),
+        };
+        assert!(!format!("{i:?}").contains("eyJ"));
+    }
+}

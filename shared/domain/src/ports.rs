@@ -1,0 +1,451 @@
+//! Ports: the traits adapters implement (DynamoDB, SQS, Secrets Manager, the system clock)
+//! and the in-memory fakes implement for tests.
+
+use crate::ids::OrderId;
+use crate::model::Order;
+use crate::state::{OrderState, Transition};
+use crate::time::Timestamp;
+use crate::timeline::TimelineEntry;
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+// ---------------------------------------------------------------------------------------------
+// Order store
+// ---------------------------------------------------------------------------------------------
+
+/// A step's claim on an order: who is causing which effect under which reference, until when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The step's name (`authorize`, `capture`, ...).
+    pub step: String,
+    /// The key the effect is recorded under (`capture`, `refund-2`, ...).
+    pub effect_key: String,
+    /// The deterministic reference sent to the external system.
+    pub reference: String,
+    /// The state the order was in before the claim; a release goes back to it.
+    pub from: OrderState,
+    /// The lease: after this instant another worker may take over (after reconciling).
+    pub lease_until: Timestamp,
+    /// 1 for the first claim, +1 for every takeover of an expired lease.
+    pub attempt: u32,
+}
+
+/// A recorded external effect: the outcome a step got under a reference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectRecord {
+    pub reference: String,
+    pub outcome: serde_json::Value,
+    pub at: Timestamp,
+}
+
+/// An order as stored: the document, its state, optimistic-lock version, claim, recorded
+/// effects and timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub order: Order,
+    pub state: OrderState,
+    pub version: u64,
+    #[serde(default)]
+    pub claim: Option<Claim>,
+    #[serde(default)]
+    pub effects: BTreeMap<String, EffectRecord>,
+    #[serde(default)]
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl OrderRecord {
+    /// A new record in `Received`, version 1.
+    pub fn received(order: Order, entry: TimelineEntry) -> Self {
+        OrderRecord {
+            order,
+            state: OrderState::Received,
+            version: 1,
+            claim: None,
+            effects: BTreeMap::new(),
+            timeline: vec![entry],
+        }
+    }
+}
+
+/// The condition a conditional update requires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// The order is in `state` at `version` (optimistic lock).
+    StateVersion { state: OrderState, version: u64 },
+    /// The order is in the in-progress `state` under a claim with `reference`.
+    Claimed {
+        state: OrderState,
+        reference: String,
+    },
+    /// As `Claimed`, and the claim's lease ended at or before `now` (takeover).
+    LeaseExpired {
+        state: OrderState,
+        reference: String,
+        now: Timestamp,
+    },
+}
+
+/// What to do with the claim in a conditional update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimChange {
+    Keep,
+    Set(Claim),
+    Clear,
+}
+
+/// A conditional update. The version always increases by one; the timeline entry is appended
+/// in the same write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// `None` leaves the state as it is (timeline notes, lease takeovers).
+    pub transition: Option<Transition>,
+    pub claim: ClaimChange,
+    /// Record an effect under a key (refused if the key is already recorded).
+    pub effect: Option<(String, EffectRecord)>,
+    /// Replace the order document.
+    pub order: Option<Order>,
+    pub entry: TimelineEntry,
+}
+
+impl Expect {
+    pub fn state(&self) -> OrderState {
+        match self {
+            Expect::StateVersion { state, .. }
+            | Expect::Claimed { state, .. }
+            | Expect::LeaseExpired { state, .. } => *state,
+        }
+    }
+
+    /// Does the stored record satisfy this condition? (The in-memory store's check; the
+    /// DynamoDB adapter expresses the same condition as a ConditionExpression.)
+    pub fn holds(&self, record: &OrderRecord) -> bool {
+        match self {
+            Expect::StateVersion { state, version } => {
+                record.state == *state && record.version == *version
+            }
+            Expect::Claimed { state, reference } => {
+                record.state == *state
+                    && record
+                        .claim
+                        .as_ref()
+                        .is_some_and(|c| &c.reference == reference)
+            }
+            Expect::LeaseExpired {
+                state,
+                reference,
+                now,
+            } => {
+                record.state == *state
+                    && record
+                        .claim
+                        .as_ref()
+                        .is_some_and(|c| &c.reference == reference && c.lease_until <= *now)
+            }
+        }
+    }
+}
+
+impl Change {
+    /// A change must start from the state its condition expects. Every store calls this before
+    /// writing.
+    pub fn validate(&self, expect: &Expect) -> Result<(), StoreError> {
+        if let Some(t) = &self.transition {
+            if t.from() != expect.state() {
+                return Err(StoreError::InvalidChange(format!(
+                    "transition {} -> {} but the condition expects {}",
+                    t.from(),
+                    t.to(),
+                    expect.state()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Apply to a record whose condition was checked (in-memory store; tests).
+    pub fn apply_to(self, record: &mut OrderRecord) {
+        if let Some(t) = self.transition {
+            record.state = t.to();
+        }
+        match self.claim {
+            ClaimChange::Keep => {}
+            ClaimChange::Set(c) => record.claim = Some(c),
+            ClaimChange::Clear => record.claim = None,
+        }
+        if let Some((k, e)) = self.effect {
+            record.effects.insert(k, e);
+        }
+        if let Some(o) = self.order {
+            record.order = o;
+        }
+        record.timeline.push(self.entry);
+        record.version += 1;
+    }
+
+    pub fn note(entry: TimelineEntry) -> Self {
+        Change {
+            transition: None,
+            claim: ClaimChange::Keep,
+            effect: None,
+            order: None,
+            entry,
+        }
+    }
+}
+
+/// Store failures, classified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("order {0} not found")]
+    NotFound(String),
+    #[error("order {0} already exists")]
+    AlreadyExists(String),
+    /// The condition did not hold: someone else changed the order first.
+    #[error("condition failed on order {id}: {detail}")]
+    ConditionFailed { id: String, detail: String },
+    /// A transition's `from` does not match the expected state.
+    #[error("change does not start from the expected state: {0}")]
+    InvalidChange(String),
+    /// The backend failed (throttling, network); retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back.
+    #[error("corrupt record for {id}: {detail}")]
+    Corrupt { id: String, detail: String },
+}
+
+/// An idempotency record: a key seen once, with a hash of its payload, kept until `expires_at`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Scope of the key (`clarity-webhook`, `cybs-notification`, ...).
+    pub scope: String,
+    pub key: String,
+    /// Hex SHA-256 (or similar) of the payload: a reused key with another payload is a conflict.
+    pub payload_hash: String,
+    pub created_at: Timestamp,
+    /// The TTL: the store may forget the record after this.
+    pub expires_at: Timestamp,
+    /// What the first processing produced, for answering duplicates the same way.
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    /// The key was there already; here is what is stored.
+    Exists(IdempotencyRecord),
+}
+
+/// The order store. Every write is conditional.
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Consistent read of an order.
+    async fn get(&self, id: &OrderId) -> Result<Option<OrderRecord>, StoreError>;
+
+    /// Put a new record if no record with its id exists (`AlreadyExists` otherwise).
+    async fn create(&self, record: &OrderRecord) -> Result<(), StoreError>;
+
+    /// The one conditional write: if `expect` holds, apply `change` (state, claim, effect,
+    /// document, timeline, version + 1) atomically and return the new record.
+    async fn update(
+        &self,
+        id: &OrderId,
+        expect: Expect,
+        change: Change,
+    ) -> Result<OrderRecord, StoreError>;
+
+    /// Put an idempotency record unless its key exists.
+    async fn put_idempotency(&self, record: &IdempotencyRecord) -> Result<PutOutcome, StoreError>;
+
+    /// Conditional transition with expected state + version.
+    async fn transition(
+        &self,
+        id: &OrderId,
+        transition: Transition,
+        expected_version: u64,
+        order: Option<Order>,
+        entry: TimelineEntry,
+    ) -> Result<OrderRecord, StoreError> {
+        let expect = Expect::StateVersion {
+            state: transition.from(),
+            version: expected_version,
+        };
+        let change = Change {
+            transition: Some(transition),
+            claim: ClaimChange::Keep,
+            effect: None,
+            order,
+            entry: entry.with_states(transition.from(), transition.to()),
+        };
+        self.update(id, expect, change).await
+    }
+
+    /// Claim with lease: `from → in_progress` at `expected_version`, storing the claim.
+    async fn claim(
+        &self,
+        id: &OrderId,
+        transition: Transition,
+        expected_version: u64,
+        claim: Claim,
+        entry: TimelineEntry,
+    ) -> Result<OrderRecord, StoreError> {
+        if !transition.to().is_in_progress() || claim.from != transition.from() {
+            return Err(StoreError::InvalidChange(format!(
+                "claim must move to an in-progress state from the claim's own state, got {} -> {}",
+                transition.from(),
+                transition.to()
+            )));
+        }
+        let expect = Expect::StateVersion {
+            state: transition.from(),
+            version: expected_version,
+        };
+        let change = Change {
+            transition: Some(transition),
+            claim: ClaimChange::Set(claim),
+            effect: None,
+            order: None,
+            entry: entry.with_states(transition.from(), transition.to()),
+        };
+        self.update(id, expect, change).await
+    }
+
+    /// Append a timeline entry without changing the state.
+    async fn append_timeline(
+        &self,
+        id: &OrderId,
+        state: OrderState,
+        version: u64,
+        entry: TimelineEntry,
+    ) -> Result<OrderRecord, StoreError> {
+        self.update(
+            id,
+            Expect::StateVersion { state, version },
+            Change::note(entry),
+        )
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publisher
+// ---------------------------------------------------------------------------------------------
+
+/// The queues of the pipeline (DESIGN §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueName {
+    Orders,
+    Captures,
+    Refunds,
+    ClaritySync,
+    ErpSync,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 5] = [
+        QueueName::Orders,
+        QueueName::Captures,
+        QueueName::Refunds,
+        QueueName::ClaritySync,
+        QueueName::ErpSync,
+    ];
+
+    /// The environment variable that holds the queue's URL.
+    pub const fn url_env(self) -> &'static str {
+        match self {
+            QueueName::Orders => "ORDERS_QUEUE_URL",
+            QueueName::Captures => "CAPTURES_QUEUE_URL",
+            QueueName::Refunds => "REFUNDS_QUEUE_URL",
+            QueueName::ClaritySync => "CLARITY_SYNC_QUEUE_URL",
+            QueueName::ErpSync => "ERP_SYNC_QUEUE_URL",
+        }
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            QueueName::Orders => "orders",
+            QueueName::Captures => "captures",
+            QueueName::Refunds => "refunds",
+            QueueName::ClaritySync => "clarity-sync",
+            QueueName::ErpSync => "erp-sync",
+        };
+        f.write_str(s)
+    }
+}
+
+/// A message for a FIFO queue. The dedup id is deterministic, so a re-send after a crash is
+/// recognisable downstream (SQS dedup is a help, never relied on for correctness).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMessage {
+    pub queue: QueueName,
+    pub group_id: String,
+    pub dedup_id: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("publish to {queue} failed: {detail}")]
+pub struct PublishError {
+    pub queue: QueueName,
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    async fn publish(&self, message: &OutboundMessage) -> Result<(), PublishError>;
+
+    /// Publish in order; stops at the first failure.
+    async fn publish_all(&self, messages: &[OutboundMessage]) -> Result<(), PublishError> {
+        for m in messages {
+            self.publish(m).await?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets and clock
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("secret {0} not found")]
+    NotFound(String),
+    #[error("secret {id} unavailable: {detail}")]
+    Unavailable { id: String, detail: String },
+    #[error("secret {id} is malformed: {detail}")]
+    Malformed { id: String, detail: String },
+}
+
+/// Where credentials come from (Secrets Manager in production). Values are `SecretString`, which
+/// redacts itself in `Debug` and has no `Display`.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    async fn secret(&self, id: &str) -> Result<SecretString, SecretError>;
+}
+
+/// The time, injectable.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+    }
+}

@@ -1,0 +1,1 @@
+//! o2c-runtime
