@@ -1,1 +1,10 @@
-//! o2c-runtime
+//! Lambda glue shared by every function: configuration from the environment, JSON logs
+//! through `tracing`, and the SQS batch runner with partial batch failures.
+
+pub mod batch;
+pub mod config;
+pub mod logging;
+
+pub use batch::{run_batch, DeadLetter, DeadLetterSink, MessageHandler, QueueMessage};
+pub use config::{ConfigError, Env, Stage};
+pub mod lambda;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's test command: Rust workspace tests (the moto-backed ones start their own moto
+# server on a free loopback port via MOTO_SERVER_BIN) and the local-stack provisioner test.
+#   scripts/test.sh [extra cargo test args, e.g. -- --nocapture]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+timings=()
+stage() { # name cmd... : run one stage, print its duration
+  local name="$1" start end
+  shift
+  echo "==> $name"
+  start=$(date +%s%N)
+  "$@"
+  end=$(date +%s%N)
+  timings+=("$(printf '%-28s %6.1fs' "$name" "$(((end - start) / 1000000))e-3")")
+}
+
+stage "bootstrap venv" infra/bootstrap.sh
+export MOTO_SERVER_BIN="$PWD/infra/.venv/bin/moto_server"
+stage "cargo test --workspace" cargo test --workspace "$@"
+stage "provisioner test" infra/.venv/bin/python infra/local/test_provision.py
+
+echo "==> test timings"
+printf '  %s\n' "${timings[@]}"
