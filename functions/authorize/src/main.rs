@@ -1,1 +1,26 @@
-fn main() {}
+//! orders.fifo consumer: Cybersource authorization with Decision Manager.
+//! Thin: wires the shared adapters to a shared handler.
+
+use o2c_domain::ports::QueueName;
+use o2c_runtime::lambda::{run_sqs_function, Error, FunctionSpec, NotYetImplemented};
+use std::sync::Arc;
+
+const SPEC: FunctionSpec = FunctionSpec {
+    name: "authorize",
+    sends_to: &[
+        QueueName::Captures,
+        QueueName::Refunds,
+        QueueName::ClaritySync,
+        QueueName::ErpSync,
+    ],
+    consumes: Some(QueueName::Orders),
+    secrets: &["CYBERSOURCE_SECRET_ID"],
+};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run_sqs_function(&SPEC, |_config, _adapters| {
+        Arc::new(NotYetImplemented(SPEC.name))
+    })
+    .await
+}

@@ -1,1 +1,21 @@
-fn main() {}
+//! Clarity order webhook (API Gateway HTTP API): verify, dedupe, record, enqueue.
+//! Thin: wires the shared adapters to a shared handler.
+
+use o2c_domain::ports::QueueName;
+use o2c_runtime::lambda::{run_http_function, Error, FunctionSpec, NotYetImplemented};
+use std::sync::Arc;
+
+const SPEC: FunctionSpec = FunctionSpec {
+    name: "clarity-order-webhook",
+    sends_to: &[QueueName::Orders],
+    consumes: None,
+    secrets: &["CLARITY_SECRET_ID"],
+};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run_http_function(&SPEC, |_config, _adapters| {
+        Arc::new(NotYetImplemented(SPEC.name))
+    })
+    .await
+}

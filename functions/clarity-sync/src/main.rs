@@ -1,1 +1,21 @@
-fn main() {}
+//! clarity-sync.fifo consumer: order status, payment info and customer profile to Clarity.
+//! Thin: wires the shared adapters to a shared handler.
+
+use o2c_domain::ports::QueueName;
+use o2c_runtime::lambda::{run_sqs_function, Error, FunctionSpec, NotYetImplemented};
+use std::sync::Arc;
+
+const SPEC: FunctionSpec = FunctionSpec {
+    name: "clarity-sync",
+    sends_to: &[],
+    consumes: Some(QueueName::ClaritySync),
+    secrets: &["CLARITY_SECRET_ID"],
+};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run_sqs_function(&SPEC, |_config, _adapters| {
+        Arc::new(NotYetImplemented(SPEC.name))
+    })
+    .await
+}

@@ -1,1 +1,21 @@
-fn main() {}
+//! erp-sync.fifo consumer: ERP customer, sales order, deposit; CRM fraud case.
+//! Thin: wires the shared adapters to a shared handler.
+
+use o2c_domain::ports::QueueName;
+use o2c_runtime::lambda::{run_sqs_function, Error, FunctionSpec, NotYetImplemented};
+use std::sync::Arc;
+
+const SPEC: FunctionSpec = FunctionSpec {
+    name: "erp-sync",
+    sends_to: &[],
+    consumes: Some(QueueName::ErpSync),
+    secrets: &["ERP_SECRET_ID", "CRM_SECRET_ID"],
+};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run_sqs_function(&SPEC, |_config, _adapters| {
+        Arc::new(NotYetImplemented(SPEC.name))
+    })
+    .await
+}

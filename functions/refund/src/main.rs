@@ -1,1 +1,21 @@
-fn main() {}
+//! refunds.fifo consumer: void, authorization reversal or refund.
+//! Thin: wires the shared adapters to a shared handler.
+
+use o2c_domain::ports::QueueName;
+use o2c_runtime::lambda::{run_sqs_function, Error, FunctionSpec, NotYetImplemented};
+use std::sync::Arc;
+
+const SPEC: FunctionSpec = FunctionSpec {
+    name: "refund",
+    sends_to: &[QueueName::ClaritySync, QueueName::ErpSync],
+    consumes: Some(QueueName::Refunds),
+    secrets: &["CYBERSOURCE_SECRET_ID"],
+};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run_sqs_function(&SPEC, |_config, _adapters| {
+        Arc::new(NotYetImplemented(SPEC.name))
+    })
+    .await
+}

@@ -365,6 +365,17 @@ impl QueueName {
             QueueName::ErpSync => "ERP_SYNC_QUEUE_URL",
         }
     }
+
+    /// The environment variable that holds the URL of the queue's dead-letter queue.
+    pub const fn dlq_url_env(self) -> &'static str {
+        match self {
+            QueueName::Orders => "ORDERS_DLQ_URL",
+            QueueName::Captures => "CAPTURES_DLQ_URL",
+            QueueName::Refunds => "REFUNDS_DLQ_URL",
+            QueueName::ClaritySync => "CLARITY_SYNC_DLQ_URL",
+            QueueName::ErpSync => "ERP_SYNC_DLQ_URL",
+        }
+    }
 }
 
 impl fmt::Display for QueueName {

@@ -46,9 +46,11 @@ impl fmt::Display for Stage {
     }
 }
 
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// A view of the environment; tests pass a map instead of the process environment.
 pub struct Env {
-    lookup: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    lookup: Lookup,
 }
 
 impl Env {
@@ -115,7 +117,9 @@ impl Env {
 }
 
 /// What every function needs: stage, table, the queues it sends to, and the DLQ of the queue
-/// it consumes (SQS consumers dead-letter non-retryable messages there at once).
+/// it consumes (SQS consumers dead-letter non-retryable messages there at once). The DLQ is read
+/// from the consumed queue's own variable (`ORDERS_DLQ_URL`, ...), so every function can share
+/// one environment locally under `cargo lambda watch`.
 #[derive(Clone, Debug)]
 pub struct FunctionConfig {
     pub stage: Stage,
@@ -126,23 +130,22 @@ pub struct FunctionConfig {
 }
 
 impl FunctionConfig {
-    /// Load: `STAGE`, `TABLE_NAME`, the `*_QUEUE_URL` of each queue in `sends_to`, `DLQ_URL` if
-    /// `consumes` is set, and each named secret-id variable (e.g. `CYBERSOURCE_SECRET_ID`).
+    /// Load: `STAGE`, `TABLE_NAME`, the `*_QUEUE_URL` of each queue in `sends_to`, the
+    /// `*_DLQ_URL` of the consumed queue, and each named secret-id variable
+    /// (e.g. `CYBERSOURCE_SECRET_ID`).
     pub fn load(
         env: &Env,
         sends_to: &[QueueName],
-        consumes: bool,
+        consumes: Option<QueueName>,
         secrets: &[&'static str],
     ) -> Result<FunctionConfig, ConfigError> {
         Ok(FunctionConfig {
             stage: env.stage()?,
             table_name: env.required("TABLE_NAME")?,
             queue_urls: env.queue_urls(sends_to)?,
-            dlq_url: if consumes {
-                Some(env.required("DLQ_URL")?)
-            } else {
-                None
-            },
+            dlq_url: consumes
+                .map(|q| env.required(q.dlq_url_env()))
+                .transpose()?,
             secret_ids: secrets
                 .iter()
                 .map(|s| Ok((*s, env.required(s)?)))
@@ -158,7 +161,7 @@ mod tests {
     #[test]
     fn missing_variable_is_named() {
         let env = Env::from_pairs([("STAGE", "dev")]);
-        let err = FunctionConfig::load(&env, &[], false, &[]).unwrap_err();
+        let err = FunctionConfig::load(&env, &[], None, &[]).unwrap_err();
         assert_eq!(err, ConfigError::Missing("TABLE_NAME"));
         assert_eq!(
             err.to_string(),
@@ -166,11 +169,11 @@ mod tests {
         );
 
         let env = Env::from_pairs([("STAGE", "dev"), ("TABLE_NAME", "t")]);
-        let err = FunctionConfig::load(&env, &[QueueName::Captures], false, &[]).unwrap_err();
+        let err = FunctionConfig::load(&env, &[QueueName::Captures], None, &[]).unwrap_err();
         assert_eq!(err, ConfigError::Missing("CAPTURES_QUEUE_URL"));
-        let err = FunctionConfig::load(&env, &[], true, &[]).unwrap_err();
-        assert_eq!(err, ConfigError::Missing("DLQ_URL"));
-        let err = FunctionConfig::load(&env, &[], false, &["CYBERSOURCE_SECRET_ID"]).unwrap_err();
+        let err = FunctionConfig::load(&env, &[], Some(QueueName::Orders), &[]).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("ORDERS_DLQ_URL"));
+        let err = FunctionConfig::load(&env, &[], None, &["CYBERSOURCE_SECRET_ID"]).unwrap_err();
         assert_eq!(err, ConfigError::Missing("CYBERSOURCE_SECRET_ID"));
     }
 
@@ -180,19 +183,20 @@ mod tests {
             ("STAGE", "prod"),
             ("TABLE_NAME", "orders"),
             ("CAPTURES_QUEUE_URL", "http://q/captures.fifo"),
-            ("DLQ_URL", "http://q/orders-dlq.fifo"),
+            ("ORDERS_DLQ_URL", "http://q/orders-dlq.fifo"),
             ("CYBERSOURCE_SECRET_ID", "o2c/cybersource"),
         ]);
         let c = FunctionConfig::load(
             &env,
             &[QueueName::Captures],
-            true,
+            Some(QueueName::Orders),
             &["CYBERSOURCE_SECRET_ID"],
         )
         .unwrap();
         assert_eq!(c.stage, Stage::Prod);
         assert!(!c.stage.masks_pii());
         assert_eq!(c.queue_urls[&QueueName::Captures], "http://q/captures.fifo");
+        assert_eq!(c.dlq_url.as_deref(), Some("http://q/orders-dlq.fifo"));
         assert_eq!(c.secret_ids["CYBERSOURCE_SECRET_ID"], "o2c/cybersource");
     }
 

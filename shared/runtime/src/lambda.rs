@@ -63,3 +63,94 @@ pub fn problem(status: u16, title: &str, detail: &str) -> ApiGatewayV2httpRespon
     }
     r
 }
+
+/// Serve a function invoked directly with a JSON event (dlq-redrive, schedules).
+pub async fn serve_json<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<serde_json::Value, Error>> + Send,
+{
+    let handler = Arc::new(handler);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let handler = handler.clone();
+        async move { handler(event.payload).await }
+    }))
+    .await
+}
+
+/// The handler of a function whose step is not built yet: it acknowledges nothing (every
+/// message is retried, so nothing is lost) and says so in the log.
+pub struct NotYetImplemented(pub &'static str);
+
+#[async_trait]
+impl crate::batch::MessageHandler for NotYetImplemented {
+    async fn handle(
+        &self,
+        _message: &crate::batch::QueueMessage,
+    ) -> Result<(), o2c_domain::recipe::StepFailure> {
+        Err(o2c_domain::recipe::StepFailure::RetryLater(format!(
+            "{} is not implemented yet",
+            self.0
+        )))
+    }
+}
+
+#[async_trait]
+impl HttpHandler for NotYetImplemented {
+    async fn handle(&self, _request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        problem(
+            503,
+            "Service Unavailable",
+            &format!("{} is not implemented yet", self.0),
+        )
+    }
+}
+
+/// What a function is: its name, the queues it sends to, the queue it consumes (its DLQ takes
+/// non-retryable messages), and the secret-id variables it reads.
+pub struct FunctionSpec {
+    pub name: &'static str,
+    pub sends_to: &'static [o2c_domain::ports::QueueName],
+    pub consumes: Option<o2c_domain::ports::QueueName>,
+    pub secrets: &'static [&'static str],
+}
+
+/// Cold start: JSON logs, configuration from the environment (a missing variable is named),
+/// and the AWS adapters.
+pub async fn boot(
+    spec: &FunctionSpec,
+) -> Result<(crate::config::FunctionConfig, crate::wiring::Adapters), Error> {
+    crate::logging::init();
+    let env = crate::config::Env::process();
+    let config =
+        crate::config::FunctionConfig::load(&env, spec.sends_to, spec.consumes, spec.secrets)
+            .inspect_err(
+                |e| tracing::error!(function = spec.name, error = %e, "configuration error"),
+            )?;
+    let adapters = crate::wiring::Adapters::build(&config, &env).await?;
+    tracing::info!(function = spec.name, stage = %config.stage, "started");
+    Ok((config, adapters))
+}
+
+/// Boot and serve an SQS consumer.
+pub async fn run_sqs_function<F>(spec: &FunctionSpec, make: F) -> Result<(), Error>
+where
+    F: FnOnce(&crate::config::FunctionConfig, &crate::wiring::Adapters) -> Arc<dyn MessageHandler>,
+{
+    let (config, adapters) = boot(spec).await?;
+    let handler = make(&config, &adapters);
+    let sink = adapters
+        .dead_letters
+        .clone()
+        .ok_or("an SQS consumer must name the queue it consumes")?;
+    serve_sqs(handler, sink).await
+}
+
+/// Boot and serve an HTTP API function.
+pub async fn run_http_function<F>(spec: &FunctionSpec, make: F) -> Result<(), Error>
+where
+    F: FnOnce(&crate::config::FunctionConfig, &crate::wiring::Adapters) -> Arc<dyn HttpHandler>,
+{
+    let (config, adapters) = boot(spec).await?;
+    serve_http(make(&config, &adapters)).await
+}

@@ -1,0 +1,864 @@
+//! The adapters against a real moto server, which each test starts on a free loopback port and
+//! kills when it ends. The binary comes from `MOTO_SERVER_BIN` (default
+//! `<repo>/infra/.venv/bin/moto_server`); without it the tests fail, they never skip.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use o2c_aws::store::{DynamoOrderStore, TTL_ATTRIBUTE};
+use o2c_aws::{SecretsManagerSource, SqsDeadLetter, SqsPublisher};
+use o2c_domain::model::sample;
+use o2c_domain::ports::{
+    Change, Claim, ClaimChange, EffectRecord, Expect, IdempotencyRecord, OrderRecord, OrderStore,
+    OutboundMessage, Publisher, PutOutcome, QueueName, SecretError, SecretSource, StoreError,
+};
+use o2c_domain::{OrderId, OrderState, TimelineEntry, Timestamp, Transition};
+use secrecy::ExposeSecret;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TABLE: &str = "o2c-orders";
+
+// ---------------------------------------------------------------------------------------------
+// moto server guard
+// ---------------------------------------------------------------------------------------------
+
+/// A moto server on 127.0.0.1, killed on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let bin = std::env::var_os("MOTO_SERVER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../infra/.venv/bin/moto_server")
+            });
+        assert!(
+            bin.is_file(),
+            "moto server binary not found at {} — set MOTO_SERVER_BIN or create the venv \
+             (infra/.venv with moto[server]); these tests need a real moto server",
+            bin.display()
+        );
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto server exited early with {status}");
+            }
+            if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moto server did not answer on port {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn sdk_config(moto: &Moto) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .endpoint_url(&moto.endpoint)
+        .load()
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// fixtures
+// ---------------------------------------------------------------------------------------------
+
+struct StoreFixture {
+    _moto: Moto,
+    store: DynamoOrderStore,
+    ddb: aws_sdk_dynamodb::Client,
+}
+
+async fn store_fixture() -> StoreFixture {
+    let moto = Moto::start();
+    let config = sdk_config(&moto).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    ddb.create_table()
+        .table_name(TABLE)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    ddb.update_time_to_live()
+        .table_name(TABLE)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("enable TTL");
+    StoreFixture {
+        _moto: moto,
+        store: DynamoOrderStore::from_conf(&config, TABLE),
+        ddb,
+    }
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    Timestamp::from_millis(i64::try_from(ms).unwrap())
+}
+
+fn received(id: &str, at: Timestamp) -> OrderRecord {
+    OrderRecord::received(
+        sample::order(id),
+        TimelineEntry::new(at, "order.received", "Clarity order.created webhook"),
+    )
+}
+
+fn oid(id: &str) -> OrderId {
+    OrderId::new(id).unwrap()
+}
+
+fn tr(from: OrderState, to: OrderState) -> Transition {
+    Transition::new(from, to).unwrap()
+}
+
+async fn raw_item(f: &StoreFixture, pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
+    f.ddb
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S(sk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get item")
+        .item
+        .expect("item exists")
+}
+
+// ---------------------------------------------------------------------------------------------
+// DynamoDB order store
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn create_then_duplicate_create_is_already_exists() {
+    let f = store_fixture().await;
+    let record = received("o1", now());
+    f.store.create(&record).await.expect("first create");
+
+    let err = f.store.create(&record).await.expect_err("duplicate create");
+    assert_eq!(err, StoreError::AlreadyExists("o1".into()));
+
+    assert_eq!(f.store.get(&oid("o1")).await.unwrap(), Some(record));
+    assert_eq!(f.store.get(&oid("nobody")).await.unwrap(), None);
+
+    let item = raw_item(&f, "ORDER#o1", "ORDER").await;
+    assert_eq!(item["state"], AttributeValue::S("Received".into()));
+    assert_eq!(item["version"], AttributeValue::N("1".into()));
+    assert_eq!(item["effects"], AttributeValue::M(HashMap::new()));
+    assert!(item["order"].is_s() && item["timeline"].is_l());
+    assert!(!item.contains_key("claim_ref"));
+}
+
+#[tokio::test]
+async fn duplicate_idempotency_put_returns_first_record() {
+    let f = store_fixture().await;
+    let t = now();
+    let first = IdempotencyRecord {
+        scope: "clarity-webhook".into(),
+        key: "evt-1".into(),
+        payload_hash: "aaaa".into(),
+        created_at: t,
+        expires_at: Timestamp::from_millis((t.epoch_seconds() + 86_400) * 1000),
+        result: Some(serde_json::json!({"status": 202})),
+    };
+    assert_eq!(
+        f.store.put_idempotency(&first).await.unwrap(),
+        PutOutcome::Created
+    );
+
+    let second = IdempotencyRecord {
+        payload_hash: "bbbb".into(),
+        result: None,
+        ..first.clone()
+    };
+    match f.store.put_idempotency(&second).await.unwrap() {
+        PutOutcome::Exists(stored) => {
+            assert_eq!(stored.payload_hash, "aaaa");
+            assert_eq!(stored, first, "the first record, as written");
+        }
+        other => panic!("expected Exists, got {other:?}"),
+    }
+    // Another scope with the same key is another record.
+    let other_scope = IdempotencyRecord {
+        scope: "cybs-notification".into(),
+        ..second
+    };
+    assert_eq!(
+        f.store.put_idempotency(&other_scope).await.unwrap(),
+        PutOutcome::Created
+    );
+}
+
+#[tokio::test]
+async fn idempotency_ttl_is_epoch_seconds_and_expired_records_count_as_absent() {
+    let f = store_fixture().await;
+    let t = now();
+    let expires_at = t.plus(Duration::from_secs(86_400));
+    let record = IdempotencyRecord {
+        scope: "cybs-notification".into(),
+        key: "n-1".into(),
+        payload_hash: "h1".into(),
+        created_at: t,
+        expires_at,
+        result: None,
+    };
+    f.store.put_idempotency(&record).await.unwrap();
+
+    let item = raw_item(&f, "IDEM#cybs-notification#n-1", "IDEM").await;
+    let AttributeValue::N(secs) = &item["expires_at"] else {
+        panic!("expires_at must be N, got {:?}", item["expires_at"]);
+    };
+    assert_eq!(secs.len(), 10, "epoch seconds, never a 13-digit number");
+    assert_eq!(secs.parse::<i64>().unwrap(), expires_at.epoch_seconds());
+    assert_eq!(item["created_at"], AttributeValue::S(t.to_rfc3339()));
+    assert!(!item.contains_key("result"));
+
+    // A record whose TTL passed but that DynamoDB has not deleted yet is treated as absent.
+    let expired = IdempotencyRecord {
+        scope: "cybs-notification".into(),
+        key: "n-2".into(),
+        payload_hash: "old".into(),
+        created_at: Timestamp::from_millis(t.millis() - 7_200_000),
+        expires_at: Timestamp::from_millis(t.millis() - 3_600_000),
+        result: None,
+    };
+    f.store.put_idempotency(&expired).await.unwrap();
+    let fresh = IdempotencyRecord {
+        payload_hash: "new".into(),
+        created_at: t,
+        expires_at,
+        ..expired
+    };
+    assert_eq!(
+        f.store.put_idempotency(&fresh).await.unwrap(),
+        PutOutcome::Created
+    );
+    let item = raw_item(&f, "IDEM#cybs-notification#n-2", "IDEM").await;
+    assert_eq!(item["payload_hash"], AttributeValue::S("new".into()));
+}
+
+#[tokio::test]
+async fn stale_version_transition_is_rejected_and_state_unchanged() {
+    let f = store_fixture().await;
+    let t = now();
+    f.store.create(&received("o1", t)).await.unwrap();
+    let id = oid("o1");
+
+    // v1 → v2 with a note.
+    let noted = f
+        .store
+        .append_timeline(
+            &id,
+            OrderState::Received,
+            1,
+            TimelineEntry::new(t, "note", "operator"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(noted.version, 2);
+
+    // A writer still holding v1 is refused.
+    let err = f
+        .store
+        .transition(
+            &id,
+            tr(OrderState::Received, OrderState::Authorizing),
+            1,
+            None,
+            TimelineEntry::new(t, "authorize.claimed", "stale"),
+        )
+        .await
+        .expect_err("stale version");
+    match &err {
+        StoreError::ConditionFailed { id, detail } => {
+            assert_eq!(id, "o1");
+            assert!(detail.contains("Received v2"), "detail: {detail}");
+        }
+        other => panic!("expected ConditionFailed, got {other:?}"),
+    }
+    let stored = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored, noted, "nothing changed");
+
+    // The current version goes through.
+    let moved = f
+        .store
+        .transition(
+            &id,
+            tr(OrderState::Received, OrderState::Authorizing),
+            2,
+            None,
+            TimelineEntry::new(t, "authorize.claimed", "current"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((moved.state, moved.version), (OrderState::Authorizing, 3));
+
+    // A change that does not start from the expected state is refused before any write.
+    let err = f
+        .store
+        .update(
+            &id,
+            Expect::StateVersion {
+                state: OrderState::Authorizing,
+                version: 3,
+            },
+            Change {
+                transition: Some(tr(OrderState::Received, OrderState::Authorizing)),
+                ..Change::note(TimelineEntry::new(t, "x", "y"))
+            },
+        )
+        .await
+        .expect_err("invalid change");
+    assert!(matches!(err, StoreError::InvalidChange(_)), "{err:?}");
+
+    // Updating an order that does not exist is NotFound.
+    let err = f
+        .store
+        .append_timeline(
+            &oid("ghost"),
+            OrderState::Received,
+            1,
+            TimelineEntry::new(t, "note", "x"),
+        )
+        .await
+        .expect_err("missing order");
+    assert_eq!(err, StoreError::NotFound("ghost".into()));
+}
+
+#[tokio::test]
+async fn claim_takeover_refused_while_lease_live_allowed_after() {
+    let f = store_fixture().await;
+    let t = now();
+    f.store.create(&received("o1", t)).await.unwrap();
+    let id = oid("o1");
+    let lease_until = t.plus(Duration::from_secs(60));
+    let claim = Claim {
+        step: "authorize".into(),
+        effect_key: "authorize".into(),
+        reference: "o1-auth-1".into(),
+        from: OrderState::Received,
+        lease_until,
+        attempt: 1,
+    };
+    let claimed = f
+        .store
+        .claim(
+            &id,
+            tr(OrderState::Received, OrderState::Authorizing),
+            1,
+            claim.clone(),
+            TimelineEntry::new(t, "authorize.claimed", "worker a"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed.state, OrderState::Authorizing);
+    assert_eq!(claimed.claim.as_ref(), Some(&claim));
+    let item = raw_item(&f, "ORDER#o1", "ORDER").await;
+    assert_eq!(item["claim_ref"], AttributeValue::S("o1-auth-1".into()));
+    assert_eq!(
+        item["claim_lease_until"],
+        AttributeValue::S(lease_until.to_rfc3339())
+    );
+
+    let takeover = |now: Timestamp| {
+        let expect = Expect::LeaseExpired {
+            state: OrderState::Authorizing,
+            reference: "o1-auth-1".into(),
+            now,
+        };
+        let change = Change {
+            claim: ClaimChange::Set(Claim {
+                lease_until: now.plus(Duration::from_secs(60)),
+                attempt: 2,
+                ..claim.clone()
+            }),
+            ..Change::note(TimelineEntry::new(
+                now,
+                "authorize.takeover",
+                "lease expired",
+            ))
+        };
+        (expect, change)
+    };
+
+    // Lease still live (one second before it ends): refused, nothing changes.
+    let (expect, change) = takeover(Timestamp::from_millis(lease_until.millis() - 1000));
+    let err = f
+        .store
+        .update(&id, expect, change)
+        .await
+        .expect_err("live lease");
+    assert!(
+        matches!(&err, StoreError::ConditionFailed { detail, .. } if detail.contains("claimed by o1-auth-1")),
+        "{err:?}"
+    );
+    assert_eq!(f.store.get(&id).await.unwrap().unwrap(), claimed);
+
+    // Exactly at the lease end: allowed (lease_until <= now).
+    let (expect, change) = takeover(lease_until);
+    let taken = f.store.update(&id, expect, change).await.unwrap();
+    assert_eq!(taken.version, 3);
+    assert_eq!(taken.state, OrderState::Authorizing);
+    assert_eq!(taken.claim.as_ref().map(|c| c.attempt), Some(2));
+    let item = raw_item(&f, "ORDER#o1", "ORDER").await;
+    assert_eq!(
+        item["claim_lease_until"],
+        AttributeValue::S(lease_until.plus(Duration::from_secs(60)).to_rfc3339())
+    );
+
+    // Claimed under another reference: refused.
+    let err = f
+        .store
+        .update(
+            &id,
+            Expect::Claimed {
+                state: OrderState::Authorizing,
+                reference: "o1-auth-9".into(),
+            },
+            Change::note(TimelineEntry::new(t, "x", "y")),
+        )
+        .await
+        .expect_err("wrong reference");
+    assert!(matches!(err, StoreError::ConditionFailed { .. }));
+
+    // Record the result under the claim: state moves on, claim attributes are removed.
+    let done = f
+        .store
+        .update(
+            &id,
+            Expect::Claimed {
+                state: OrderState::Authorizing,
+                reference: "o1-auth-1".into(),
+            },
+            Change {
+                transition: Some(tr(OrderState::Authorizing, OrderState::Authorized)),
+                claim: ClaimChange::Clear,
+                effect: Some((
+                    "authorize".into(),
+                    EffectRecord {
+                        reference: "o1-auth-1".into(),
+                        outcome: serde_json::json!({"status": "AUTHORIZED", "id": "tx-1"}),
+                        at: t,
+                    },
+                )),
+                order: None,
+                entry: TimelineEntry::new(t, "authorize.recorded", "ACCEPT").with_ref("tx-1"),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.state, done.version), (OrderState::Authorized, 4));
+    assert_eq!(done.claim, None);
+    assert!(done.effects.contains_key("authorize"));
+    let item = raw_item(&f, "ORDER#o1", "ORDER").await;
+    for attr in ["claim", "claim_ref", "claim_lease_until"] {
+        assert!(!item.contains_key(attr), "{attr} removed");
+    }
+    assert_eq!(f.store.get(&id).await.unwrap().unwrap(), done);
+}
+
+#[tokio::test]
+async fn recording_the_same_effect_key_twice_is_refused() {
+    let f = store_fixture().await;
+    let t = now();
+    f.store.create(&received("o1", t)).await.unwrap();
+    let id = oid("o1");
+    let effect = |reference: &str| {
+        Some((
+            "erp-sales-order".to_string(),
+            EffectRecord {
+                reference: reference.into(),
+                outcome: serde_json::json!({"erp_id": "SO-1"}),
+                at: t,
+            },
+        ))
+    };
+    let first = f
+        .store
+        .update(
+            &id,
+            Expect::StateVersion {
+                state: OrderState::Received,
+                version: 1,
+            },
+            Change {
+                effect: effect("o1-erp-1"),
+                ..Change::note(TimelineEntry::new(t, "erp.recorded", "first"))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.effects["erp-sales-order"].reference, "o1-erp-1");
+
+    // The version matches; only the effect key is already there.
+    let err = f
+        .store
+        .update(
+            &id,
+            Expect::StateVersion {
+                state: OrderState::Received,
+                version: 2,
+            },
+            Change {
+                effect: effect("o1-erp-2"),
+                ..Change::note(TimelineEntry::new(t, "erp.recorded", "second"))
+            },
+        )
+        .await
+        .expect_err("effect recorded twice");
+    assert!(
+        matches!(&err, StoreError::ConditionFailed { detail, .. } if detail.contains("effect erp-sales-order already recorded")),
+        "{err:?}"
+    );
+    assert_eq!(f.store.get(&id).await.unwrap().unwrap(), first);
+}
+
+#[tokio::test]
+async fn timeline_is_appended_in_order_with_order_document_replaced() {
+    let f = store_fixture().await;
+    let t = now();
+    f.store.create(&received("o1", t)).await.unwrap();
+    let id = oid("o1");
+    let mut version = 1;
+    for i in 1..=5 {
+        let rec = f
+            .store
+            .append_timeline(
+                &id,
+                OrderState::Received,
+                version,
+                TimelineEntry::new(
+                    Timestamp::from_millis(t.millis() + i),
+                    format!("note.{i}"),
+                    "x",
+                ),
+            )
+            .await
+            .unwrap();
+        version = rec.version;
+    }
+    let mut doc = sample::order("o1");
+    doc.external.erp = Some("ERP-77".into());
+    let rec = f
+        .store
+        .transition(
+            &id,
+            tr(OrderState::Received, OrderState::Authorizing),
+            version,
+            Some(doc.clone()),
+            TimelineEntry::new(t, "authorize.claimed", "go"),
+        )
+        .await
+        .unwrap();
+    let whats: Vec<&str> = rec.timeline.iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(
+        whats,
+        [
+            "order.received",
+            "note.1",
+            "note.2",
+            "note.3",
+            "note.4",
+            "note.5",
+            "authorize.claimed"
+        ]
+    );
+    let last = rec.timeline.last().unwrap();
+    assert_eq!(
+        (last.from, last.to),
+        (Some(OrderState::Received), Some(OrderState::Authorizing))
+    );
+    assert_eq!(rec.version, 7);
+    assert_eq!(rec.order, doc);
+    assert_eq!(f.store.get(&id).await.unwrap().unwrap(), rec);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQS
+// ---------------------------------------------------------------------------------------------
+
+async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url")
+}
+
+async fn receive_one(sqs: &aws_sdk_sqs::Client, url: &str) -> aws_sdk_sqs::types::Message {
+    let messages = sqs
+        .receive_message()
+        .queue_url(url)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .message_attribute_names("All")
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    messages.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn fifo_publish_carries_group_and_dedup_ids() {
+    let moto = Moto::start();
+    let config = sdk_config(&moto).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let captures = fifo_queue(&sqs, "captures.fifo").await;
+    let publisher = SqsPublisher::from_conf(
+        &config,
+        HashMap::from([(QueueName::Captures, captures.clone())]),
+    );
+
+    let message = OutboundMessage {
+        queue: QueueName::Captures,
+        group_id: "o1".into(),
+        dedup_id: "o1-capture-1".into(),
+        body: r#"{"order_id":"o1"}"#.into(),
+    };
+    publisher.publish(&message).await.expect("publish");
+    let got = receive_one(&sqs, &captures).await;
+    assert_eq!(got.body(), Some(message.body.as_str()));
+    let attrs = got.attributes().expect("system attributes");
+    assert_eq!(
+        attrs
+            .get(&MessageSystemAttributeName::MessageGroupId)
+            .map(String::as_str),
+        Some("o1")
+    );
+    assert_eq!(
+        attrs
+            .get(&MessageSystemAttributeName::MessageDeduplicationId)
+            .map(String::as_str),
+        Some("o1-capture-1")
+    );
+
+    // A queue without a URL is a non-retryable failure.
+    let err = publisher
+        .publish(&OutboundMessage {
+            queue: QueueName::Refunds,
+            ..message.clone()
+        })
+        .await
+        .expect_err("no URL");
+    assert_eq!(err.queue, QueueName::Refunds);
+    assert!(!o2c_aws::sqs::is_retryable(&err), "{err}");
+
+    // A queue that does not exist is classified as rejected too.
+    let missing = SqsPublisher::from_conf(
+        &config,
+        HashMap::from([(
+            QueueName::Captures,
+            format!("{}/123456789012/nope.fifo", moto.endpoint),
+        )]),
+    );
+    let err = missing.publish(&message).await.expect_err("no queue");
+    assert!(!o2c_aws::sqs::is_retryable(&err), "{err}");
+}
+
+#[tokio::test]
+async fn dead_letter_send_carries_failure_attributes() {
+    let moto = Moto::start();
+    let config = sdk_config(&moto).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let dlq = fifo_queue(&sqs, "captures-dlq.fifo").await;
+    let dead = SqsDeadLetter::from_conf(&config);
+
+    let long_reason = format!("card 4111111111111111 refused; {}", "é".repeat(1000));
+    dead.send_to_dlq(
+        &dlq,
+        r#"{"order_id":"o1"}"#,
+        "o1",
+        "o1-capture-1-dlq",
+        "validation",
+        &long_reason,
+        "captures.fifo",
+    )
+    .await
+    .expect("send to DLQ");
+
+    let got = receive_one(&sqs, &dlq).await;
+    let attrs = got.message_attributes().expect("message attributes");
+    let attr = |name: &str| attrs[name].string_value().unwrap().to_string();
+    assert_eq!(attr("failure_class"), "validation");
+    assert_eq!(attr("source_queue"), "captures.fifo");
+    let reason = attr("failure_reason");
+    assert!(reason.len() <= 1024, "truncated to 1 KiB: {}", reason.len());
+    assert!(reason.starts_with("card [digits redacted] refused; é"));
+    assert!(!reason.contains("4111111111111111"));
+    let sys = got.attributes().unwrap();
+    assert_eq!(
+        sys.get(&MessageSystemAttributeName::MessageGroupId)
+            .map(String::as_str),
+        Some("o1")
+    );
+    assert_eq!(
+        sys.get(&MessageSystemAttributeName::MessageDeduplicationId)
+            .map(String::as_str),
+        Some("o1-capture-1-dlq")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets Manager
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn secret_reads_are_cached_for_the_ttl_then_refreshed() {
+    let moto = Moto::start();
+    let config = sdk_config(&moto).await;
+    let sm = aws_sdk_secretsmanager::Client::new(&config);
+    sm.create_secret()
+        .name("o2c/cybersource")
+        .secret_string("old-value")
+        .send()
+        .await
+        .expect("create secret");
+    let source = SecretsManagerSource::from_conf(&config, Duration::from_secs(1)).await;
+
+    let first = source.secret("o2c/cybersource").await.unwrap();
+    assert_eq!(first.expose_secret(), "old-value");
+
+    sm.put_secret_value()
+        .secret_id("o2c/cybersource")
+        .secret_string("new-value")
+        .send()
+        .await
+        .expect("rotate");
+    // Secrets Manager has the new value ...
+    let direct = sm
+        .get_secret_value()
+        .secret_id("o2c/cybersource")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.secret_string(), Some("new-value"));
+    // ... but a read within the TTL is served from memory, without asking it.
+    let cached = source.secret("o2c/cybersource").await.unwrap();
+    assert_eq!(cached.expose_secret(), "old-value");
+
+    // After the TTL the new version is fetched.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let refreshed = source.secret("o2c/cybersource").await.unwrap();
+    assert_eq!(refreshed.expose_secret(), "new-value");
+
+    // A secret that does not exist is NotFound, and no error or Debug output holds a value.
+    let err = source.secret("o2c/missing").await.expect_err("missing");
+    assert_eq!(err, SecretError::NotFound("o2c/missing".into()));
+    let debug = format!("{source:?} {refreshed:?} {err:?}");
+    assert!(
+        !debug.contains("new-value") && !debug.contains("old-value"),
+        "{debug}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_source_on_a_plain_client_and_the_config_helper() {
+    let moto = Moto::start();
+    // The helper keeps the endpoint override; region and credentials come from the test.
+    let config = o2c_aws::aws_config(Some(&moto.endpoint))
+        .await
+        .into_builder()
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "moto"),
+        ))
+        .build();
+    assert_eq!(config.endpoint_url(), Some(moto.endpoint.as_str()));
+    let sm = aws_sdk_secretsmanager::Client::new(&config);
+    sm.create_secret()
+        .name("o2c/erp")
+        .secret_string("erp-token")
+        .send()
+        .await
+        .expect("create secret");
+    let source = SecretsManagerSource::new(sm.clone(), Duration::from_secs(300));
+    assert_eq!(
+        source.secret("o2c/erp").await.unwrap().expose_secret(),
+        "erp-token"
+    );
+    sm.delete_secret()
+        .secret_id("o2c/erp")
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    // Still served from the cache within the TTL.
+    assert_eq!(
+        source.secret("o2c/erp").await.unwrap().expose_secret(),
+        "erp-token"
+    );
+}
