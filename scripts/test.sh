@@ -20,6 +20,7 @@ stage "bootstrap venv" infra/bootstrap.sh
 export MOTO_SERVER_BIN="$PWD/infra/.venv/bin/moto_server"
 stage "cargo test --workspace" cargo test --workspace "$@"
 stage "provisioner test" infra/.venv/bin/python infra/local/test_provision.py
+stage "cybersource simulator test" infra/.venv/bin/python infra/local/simulators/test_cybersource_sim.py
 
 echo "==> test timings"
 printf '  %s\n' "${timings[@]}"

@@ -79,12 +79,16 @@ mod tests {
         let mut m = SqsMessage::default();
         m.message_id = Some("m-1".into());
         m.body = Some("{}".into());
-        m.attributes.insert("MessageGroupId".into(), "ord-42".into());
-        m.attributes.insert("MessageDeduplicationId".into(), "evt-7".into());
+        m.attributes
+            .insert("MessageGroupId".into(), "ord-42".into());
+        m.attributes
+            .insert("MessageDeduplicationId".into(), "evt-7".into());
         let mut e = SqsEvent::default();
         e.records = vec![m];
         tracing::subscriber::with_default(sub, || {
-            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
             rt.block_on(run_batch(&Logs, &NoSink, e));
         });
         let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
@@ -94,7 +98,10 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(line).expect(line);
             assert_eq!(v["span"]["order_id"], "ord-42", "{line}");
             assert_eq!(v["span"]["event_id"], "evt-7", "{line}");
-            assert!(v["level"].is_string() && v["timestamp"].is_string(), "{line}");
+            assert!(
+                v["level"].is_string() && v["timestamp"].is_string(),
+                "{line}"
+            );
         }
     }
 }
