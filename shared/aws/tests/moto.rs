@@ -2,7 +2,7 @@
 //! kills when it ends. The binary comes from `MOTO_SERVER_BIN` (default
 //! `<repo>/infra/.venv/bin/moto_server`); without it the tests fail, they never skip.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, TimeToLiveSpecification,
@@ -18,85 +18,14 @@ use o2c_domain::ports::{
 use o2c_domain::{OrderId, OrderState, TimelineEntry, Timestamp, Transition};
 use secrecy::ExposeSecret;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TABLE: &str = "o2c-orders";
 
-// ---------------------------------------------------------------------------------------------
-// moto server guard
-// ---------------------------------------------------------------------------------------------
-
-/// A moto server on 127.0.0.1, killed on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let bin = std::env::var_os("MOTO_SERVER_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../infra/.venv/bin/moto_server")
-            });
-        assert!(
-            bin.is_file(),
-            "moto server binary not found at {} — set MOTO_SERVER_BIN or create the venv \
-             (infra/.venv with moto[server]); these tests need a real moto server",
-            bin.display()
-        );
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto server exited early with {status}");
-            }
-            if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moto server did not answer on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use o2c_e2e::Moto;
 
 async fn sdk_config(moto: &Moto) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "moto",
-        ))
-        .endpoint_url(&moto.endpoint)
-        .load()
-        .await
+    moto.sdk_config().await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,10 +23,7 @@ impl Adapters {
         let sdk = o2c_aws::aws_config(None).await;
         let ttl = Duration::from_secs(env.u64_or("SECRET_CACHE_TTL_SECS", 300)?);
         let dead_letters = config.dlq_url.as_ref().map(|url| {
-            Arc::new(SqsDeadLetterSink {
-                sqs: SqsDeadLetter::from_conf(&sdk),
-                dlq_url: url.clone(),
-            }) as Arc<dyn DeadLetterSink>
+            Arc::new(SqsDeadLetterSink::new(&sdk, url.clone())) as Arc<dyn DeadLetterSink>
         });
         Ok(Adapters {
             store: Arc::new(DynamoOrderStore::from_conf(&sdk, config.table_name.clone())),
@@ -49,6 +46,15 @@ impl Adapters {
 pub struct SqsDeadLetterSink {
     sqs: SqsDeadLetter,
     dlq_url: String,
+}
+
+impl SqsDeadLetterSink {
+    pub fn new(sdk: &aws_config::SdkConfig, dlq_url: impl Into<String>) -> Self {
+        SqsDeadLetterSink {
+            sqs: SqsDeadLetter::from_conf(sdk),
+            dlq_url: dlq_url.into(),
+        }
+    }
 }
 
 #[async_trait]
