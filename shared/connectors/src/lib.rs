@@ -2,3 +2,4 @@
 //! signing, webhook signature verification, error taxonomy, retries).
 
 pub mod cybersource;
+pub mod retry;

@@ -474,5 +474,6 @@ fn reason_matches(reason: &str, err: &WebhookSignatureError) -> bool {
             "hmac",
         ]),
         WebhookSignatureError::MalformedBody => has(&["body", "json", "payload"]),
+        WebhookSignatureError::BodyTooLarge { .. } => has(&["large", "size", "toobig"]),
     }
 }

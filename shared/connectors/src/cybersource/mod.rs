@@ -1,14 +1,48 @@
-//! Cybersource: HTTP Signature request signing and `v-c-signature` notification verification.
+//! Cybersource: the REST client behind the [`PaymentGateway`] port, wire DTOs, the one status →
+//! outcome mapping, the error taxonomy, HTTP Signature request signing and `v-c-signature`
+//! notification verification.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`client`] | HTTP plumbing: sign the exact body bytes, send, classify, retry |
+//! | [`dto`] | wire DTOs (reference §2) and conversions to/from the domain (exact money) |
+//! | [`gateway`] | the [`PaymentGateway`] trait and its inputs/results |
+//! | [`outcome`] | status + risk decision + reason → [`PaymentOutcome`] (the one place) |
+//! | [`error`] | [`CybersourceError`] and its mapping to the domain's `StepError` |
+//! | [`credentials`] | the Secrets Manager JSON |
+//! | [`signing`] / [`webhook`] / [`notification`] | request signing, notification signature, envelope |
+//! | `fake` (feature `fakes`) | an in-memory `PaymentGateway` with the money rules, for pipeline unit tests |
 
+pub mod client;
+pub mod credentials;
+pub mod dto;
+pub mod error;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake;
+pub mod gateway;
 mod js_json;
+pub mod notification;
+pub mod outcome;
 pub mod signing;
 pub mod webhook;
 
+pub use client::{ClientConfig, CybersourceClient};
+pub use credentials::{CredentialsError, CybersourceCredentials, WebhookKeyCredentials};
+pub use dto::{TransactionDetails, TransactionSummary};
+pub use error::{CybersourceError, FieldDetail, TerminalError};
+pub use gateway::{
+    AuthorizationInput, AuthorizationResult, CaptureInput, ChargebackReportEntry, CustomerInput,
+    Deadline, FollowOnResult, IssuedTokens, PaymentGateway, PaymentSource, RefundInput,
+    ReversalInput, TimeoutReversalInput, TimeoutVoidInput, TmsCustomer, TmsPaymentInstrument,
+    TmsTokens, TokenizeInput, VoidInput, VoidTarget, TIMEOUT_REVERSAL_WAIT,
+};
+pub use notification::{EventKind, Notification, NotificationError};
+pub use outcome::{classify, Operation, PaymentOutcome};
 pub use signing::{
     body_digest, decode_secret_key, http_date, request_target, HttpSignatureSigner, Method,
     SignedHeaders, SigningError,
 };
 pub use webhook::{
     payload_member_compact, signed_message, SignatureHeader, SignedContent, WebhookKey,
-    WebhookSignatureError, WebhookVerifier, SIGNATURE_HEADER,
+    WebhookSignatureError, WebhookVerifier, DEFAULT_MAX_BODY_BYTES, SIGNATURE_HEADER,
 };

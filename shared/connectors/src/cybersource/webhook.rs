@@ -14,6 +14,8 @@
 //!   official SFCC plugin's one hour, which also leaves room for Cybersource's delivery retries)
 //!   and at most [`DEFAULT_MAX_FUTURE_SKEW`] ahead (clock skew). Replays inside the window are
 //!   caught by the receiver's event-id idempotency record.
+//! * Bodies larger than [`DEFAULT_MAX_BODY_BYTES`] (configurable) are refused before any
+//!   parsing or hashing.
 
 use std::fmt;
 use std::time::Duration;
@@ -37,6 +39,8 @@ pub const SIGNATURE_HEADER: &str = "v-c-signature";
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// Default furthest accepted signature timestamp ahead of now.
 pub const DEFAULT_MAX_FUTURE_SKEW: Duration = Duration::from_secs(5 * 60);
+/// Default largest accepted notification body (256 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Why a notification was not accepted. [`WebhookSignatureError::code`] gives a stable
 /// snake_case name for logs and dead-letter reasons.
@@ -60,6 +64,9 @@ pub enum WebhookSignatureError {
     /// `payload` member, so there is nothing to verify.
     #[error("notification body is not a JSON object with a payload member")]
     MalformedBody,
+    /// The body is larger than the verifier accepts; nothing was parsed.
+    #[error("notification body is {size} bytes; at most {max} accepted")]
+    BodyTooLarge { size: usize, max: usize },
 }
 
 impl WebhookSignatureError {
@@ -73,6 +80,7 @@ impl WebhookSignatureError {
             Self::FutureTimestamp { .. } => "future_timestamp",
             Self::SignatureMismatch => "signature_mismatch",
             Self::MalformedBody => "malformed_body",
+            Self::BodyTooLarge { .. } => "body_too_large",
         }
     }
 }
@@ -237,6 +245,7 @@ pub struct WebhookVerifier {
     content: SignedContent,
     max_age: Duration,
     max_future_skew: Duration,
+    max_body_bytes: usize,
 }
 
 impl WebhookVerifier {
@@ -247,7 +256,48 @@ impl WebhookVerifier {
             content: SignedContent::default(),
             max_age: DEFAULT_MAX_AGE,
             max_future_skew: DEFAULT_MAX_FUTURE_SKEW,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
+    }
+
+    /// Every key in `keys` (at least one), looked up by `keyId`.
+    pub fn with_keys(first: WebhookKey, others: impl IntoIterator<Item = WebhookKey>) -> Self {
+        others.into_iter().fold(Self::new(first), Self::with_key)
+    }
+
+    /// Ids of the keys accepted, in the order added.
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.key_id.as_str()).collect()
+    }
+
+    /// Stop accepting the key with this id (end of a rotation). The last key cannot be removed.
+    pub fn without_key(mut self, key_id: &str) -> Self {
+        if self.keys.len() > 1 {
+            self.keys.retain(|k| k.key_id != key_id);
+        }
+        self
+    }
+
+    /// Both sides of the timestamp window at once.
+    pub fn with_timestamp_tolerance(
+        mut self,
+        max_age: Duration,
+        max_future_skew: Duration,
+    ) -> Self {
+        self.max_age = max_age;
+        self.max_future_skew = max_future_skew;
+        self
+    }
+
+    /// Largest accepted body in bytes.
+    pub fn with_max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+
+    /// What the HMAC is taken over.
+    pub fn signed_content(&self) -> SignedContent {
+        self.content
     }
 
     /// Also accept `key` (key rotation). A key with an id already held replaces it.
@@ -277,14 +327,20 @@ impl WebhookVerifier {
 
     /// Verifies one notification: `header` is the `v-c-signature` value (None if absent),
     /// `raw_body` the request body exactly as received, `now` the current time (injected).
-    /// Checks, in order: header present and well formed, key id known, signature matches
-    /// (constant time), timestamp inside the window.
+    /// Checks, in order: body size, header present and well formed, key id known, signature
+    /// matches (constant time), timestamp inside the window.
     pub fn verify(
         &self,
         header: Option<&str>,
         raw_body: &[u8],
         now: OffsetDateTime,
     ) -> Result<SignatureHeader, WebhookSignatureError> {
+        if raw_body.len() > self.max_body_bytes {
+            return Err(WebhookSignatureError::BodyTooLarge {
+                size: raw_body.len(),
+                max: self.max_body_bytes,
+            });
+        }
         let header = header
             .filter(|h| !h.trim().is_empty())
             .ok_or(WebhookSignatureError::MissingHeader)?;
@@ -475,6 +531,79 @@ mod tests {
         let v = WebhookVerifier::new(key()).with_signed_content(SignedContent::RawBody);
         assert!(v.verify(Some(&h), b"anything", at(T_MS)).is_ok());
         assert!(v.verify(Some(&h), b"anything!", at(T_MS)).is_err());
+    }
+
+    #[test]
+    fn body_size_cap() {
+        let v = WebhookVerifier::new(key());
+        let big = vec![b' '; DEFAULT_MAX_BODY_BYTES + 1];
+        let err = v.verify(Some(&header()), &big, at(T_MS)).unwrap_err();
+        assert_eq!(
+            err,
+            WebhookSignatureError::BodyTooLarge {
+                size: DEFAULT_MAX_BODY_BYTES + 1,
+                max: DEFAULT_MAX_BODY_BYTES
+            }
+        );
+        assert_eq!(err.code(), "body_too_large");
+        // Checked before anything else, even a missing header.
+        assert_eq!(
+            v.verify(None, &big, at(T_MS)).unwrap_err().code(),
+            "body_too_large"
+        );
+        // Configurable; the limit itself is accepted.
+        let small = WebhookVerifier::new(key()).with_max_body_bytes(BODY.len());
+        assert!(small.verify(Some(&header()), BODY, at(T_MS)).is_ok());
+        let smaller = WebhookVerifier::new(key()).with_max_body_bytes(BODY.len() - 1);
+        assert_eq!(
+            smaller
+                .verify(Some(&header()), BODY, at(T_MS))
+                .unwrap_err()
+                .code(),
+            "body_too_large"
+        );
+    }
+
+    #[test]
+    fn several_keys_by_key_id() {
+        let k2 = WebhookKey::new(
+            "k2",
+            &SecretString::from("QwhlajRHbiJjkxQS3CrNUJl9lSr9Z6xx"),
+        )
+        .unwrap();
+        let k3 = WebhookKey::new(
+            "k3",
+            &SecretString::from("YpnO3e2HtZRmB0EAYH5m+mGyIYpCZUBO9VYdiCkYewE="),
+        )
+        .unwrap();
+        let v = WebhookVerifier::with_keys(k2.clone(), [key(), k3.clone()]);
+        assert_eq!(v.key_ids(), ["k2", KEY_ID, "k3"]);
+        for k in [&k2, &key(), &k3] {
+            let h = k.sign(T_MS, BODY, SignedContent::PayloadMember).unwrap();
+            let parsed = v.verify(Some(&h), BODY, at(T_MS)).unwrap();
+            assert_eq!(parsed.key_id, k.key_id());
+        }
+        // Rotation done: the old key is refused by id.
+        let v = v.without_key(KEY_ID);
+        assert_eq!(
+            v.verify(Some(&header()), BODY, at(T_MS)),
+            Err(WebhookSignatureError::UnknownKeyId(KEY_ID.into()))
+        );
+        // The last key stays.
+        let single = WebhookVerifier::new(key()).without_key(KEY_ID);
+        assert_eq!(single.key_ids(), [KEY_ID]);
+    }
+
+    #[test]
+    fn timestamp_tolerance_builder() {
+        let v = WebhookVerifier::new(key())
+            .with_timestamp_tolerance(Duration::from_secs(10), Duration::from_secs(1));
+        let h = header();
+        assert!(v.verify(Some(&h), BODY, at(T_MS + 10_000)).is_ok());
+        assert!(v.verify(Some(&h), BODY, at(T_MS + 10_001)).is_err());
+        assert!(v.verify(Some(&h), BODY, at(T_MS - 1_000)).is_ok());
+        assert!(v.verify(Some(&h), BODY, at(T_MS - 1_001)).is_err());
+        assert_eq!(v.signed_content(), SignedContent::PayloadMember);
     }
 
     #[test]
