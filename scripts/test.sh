@@ -21,6 +21,7 @@ export MOTO_SERVER_BIN="$PWD/infra/.venv/bin/moto_server"
 stage "cargo test --workspace" cargo test --workspace "$@"
 stage "provisioner test" infra/.venv/bin/python infra/local/test_provision.py
 stage "cybersource simulator test" infra/.venv/bin/python infra/local/simulators/test_cybersource_sim.py
+stage "sandbox simulators test" infra/.venv/bin/python infra/local/simulators/test_sandbox.py
 
 echo "==> test timings"
 printf '  %s\n' "${timings[@]}"
