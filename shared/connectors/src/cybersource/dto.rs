@@ -581,6 +581,41 @@ pub struct VoidAmountDetails {
     pub currency: Option<String>,
 }
 
+/// `paymentInformation` of a response: the card's brand code and last four digits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ResponsePaymentInformation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<ResponseCard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokenized_card: Option<ResponseCard>,
+}
+
+/// Brand (`type`, e.g. `001` = Visa) and `suffix` (last four) of a card in a response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ResponseCard {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub card_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+}
+
+impl ResponsePaymentInformation {
+    /// (brand code, last four) from `card`, falling back to `tokenizedCard`. A suffix that is
+    /// not exactly four digits is dropped.
+    pub fn brand_and_last4(&self) -> (Option<String>, Option<String>) {
+        let cards = [self.card.as_ref(), self.tokenized_card.as_ref()];
+        let brand = cards.iter().flatten().find_map(|c| c.card_type.clone());
+        let last4 = cards
+            .iter()
+            .flatten()
+            .find_map(|c| c.suffix.clone())
+            .filter(|s| s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()));
+        (brand, last4)
+    }
+}
+
 /// The 201 body of every PTS call (payment, capture, refund, reversal, void): one struct with
 /// the union of their fields (§2.3, §2.4).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -608,6 +643,9 @@ pub struct PaymentResponse {
     pub risk_information: Option<RiskInformation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_information: Option<ErrorInformation>,
+    /// Card brand and last four digits (never the PAN: Cybersource returns the suffix only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_information: Option<ResponsePaymentInformation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refund_amount_details: Option<RefundAmountDetails>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1496,6 +1534,11 @@ impl AuthorizationResult {
             .clone()
             .ok_or_else(|| ResponseError(format!("payment {id} without status")))?;
         let outcome = classify(operation, &status, r.risk_decision(), r.error_reason());
+        let card = r
+            .payment_information
+            .as_ref()
+            .map(ResponsePaymentInformation::brand_and_last4)
+            .unwrap_or_default();
         let tokens = r
             .token_information
             .as_ref()
@@ -1522,6 +1565,8 @@ impl AuthorizationResult {
                 .and_then(|p| p.approval_code.clone()),
             tokens,
             submit_time_utc: r.submit_time_utc.clone(),
+            card_type: card.0,
+            card_last4: card.1,
         })
     }
 }

@@ -377,6 +377,8 @@ impl PaymentGateway for FakeGateway {
             approval_code: None,
             tokens,
             submit_time_utc: None,
+            card_type: Some("001".into()),
+            card_last4: Some("1111".into()),
         })
     }
 

@@ -241,6 +241,12 @@ pub struct AuthorizationResult {
     pub approval_code: Option<String>,
     pub tokens: IssuedTokens,
     pub submit_time_utc: Option<String>,
+    /// Card brand code (`001` Visa, `002` Mastercard, ...), when returned.
+    #[serde(default)]
+    pub card_type: Option<String>,
+    /// Last four digits, when returned. Never more of the PAN.
+    #[serde(default)]
+    pub card_last4: Option<String>,
 }
 
 /// A capture of (part of) an authorization.

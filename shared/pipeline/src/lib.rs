@@ -1,0 +1,9 @@
+//! The order-to-cash pipeline, built on the domain's step recipe:
+//!
+//! - [`messages`]: what travels on the queues, with deterministic deduplication ids.
+//! - [`payment`]: the Cybersource steps (authorize, capture, void) as [`o2c_domain::recipe::Step`]s.
+//! - [`handler`]: lifts a step to an SQS message handler for the batch runner.
+
+pub mod handler;
+pub mod messages;
+pub mod payment;
