@@ -14,8 +14,8 @@ const SPEC: FunctionSpec = FunctionSpec {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run_sqs_function(&SPEC, |_config, _adapters| {
-        Arc::new(NotYetImplemented(SPEC.name))
+    run_sqs_function(&SPEC, |_config, _adapters| async {
+        Ok(Arc::new(NotYetImplemented(SPEC.name)) as Arc<_>)
     })
     .await
 }

@@ -2,8 +2,9 @@
 //! Thin: wires the shared adapters to a shared handler.
 
 use o2c_domain::ports::QueueName;
-use o2c_runtime::lambda::{run_sqs_function, Error, FunctionSpec, NotYetImplemented};
-use std::sync::Arc;
+use o2c_pipeline::app::payment_handler;
+use o2c_pipeline::handler::Accepts;
+use o2c_runtime::lambda::{run_sqs_function, Error, FunctionSpec};
 
 const SPEC: FunctionSpec = FunctionSpec {
     name: "refund",
@@ -14,8 +15,8 @@ const SPEC: FunctionSpec = FunctionSpec {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run_sqs_function(&SPEC, |_config, _adapters| {
-        Arc::new(NotYetImplemented(SPEC.name))
+    run_sqs_function(&SPEC, |config, adapters| {
+        payment_handler(config, adapters, Accepts::VoidOrRefund)
     })
     .await
 }

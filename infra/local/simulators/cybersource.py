@@ -2046,7 +2046,11 @@ def load_creds(args) -> dict:
     return creds
 
 
-def main(argv=None) -> int:
+def build_server(argv=None):
+    """Parse the CLI arguments and build the (not yet serving) simulator server.
+
+    Used by main() and by sandbox.py, which runs all simulators in one process.
+    """
     ap = argparse.ArgumentParser(description="Cybersource REST API sandbox simulator (loopback only)")
     ap.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 = pick a free one and print it)")
@@ -2081,9 +2085,13 @@ def main(argv=None) -> int:
     handler = type("BoundHandler", (Handler,), {"sim": sim})
     server_cls = type("SimServer", (ThreadingHTTPServer,), {
         "daemon_threads": True, "address_family": socket.AF_INET6 if ":" in args.host else socket.AF_INET})
-    server = server_cls((args.host, args.port), handler)
-    port = server.server_address[1]
-    host = args.host if ":" not in args.host else f"[{args.host}]"
+    return server_cls((args.host, args.port), handler)
+
+
+def main(argv=None) -> int:
+    server = build_server(argv)
+    host, port = server.server_address[0], server.server_address[1]
+    host = host if ":" not in host else f"[{host}]"
     print(f"cybersource-sim listening on http://{host}:{port}", flush=True)
 
     def stop(signum, frame):  # noqa: ARG001

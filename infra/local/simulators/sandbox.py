@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import socket
 import sys
 import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,13 +35,7 @@ ORDER = ("cybersource", "clarity", "netsuite", "salesforce")
 
 
 def build_cybersource(secrets_file, host: str, port: int, notify_url, seed: int, quiet: bool):
-    """The Cybersource simulator's server, built from its module the way its own main() does.
-
-    cybersource.py builds its server inside main() (which also installs signal handlers and
-    blocks), so this mirrors that construction: same credentials loader, same config defaults,
-    same handler/server classes. If the module grows a `build_server(argv)` returning the
-    server, that is used instead and this copy can go.
-    """
+    """The Cybersource simulator's server, built by its own module."""
     import cybersource as cs  # noqa: PLC0415 - imported lazily so the others run without it
 
     argv = ["--host", host, "--port", str(port), "--seed", str(seed)]
@@ -53,20 +45,7 @@ def build_cybersource(secrets_file, host: str, port: int, notify_url, seed: int,
         argv += ["--notify-url", notify_url]
     if quiet:
         argv.append("--quiet")
-    if hasattr(cs, "build_server"):
-        out = cs.build_server(argv)
-        return out[0] if isinstance(out, tuple) else out
-    args = argparse.Namespace(secrets_file=str(secrets_file) if secrets_file else None, merchant_id=None,
-                              key_id=None, shared_secret_b64=None, webhook_key_id=None, webhook_secret_b64=None)
-    creds = cs.load_creds(args)
-    config = {"notify_url": notify_url, "date_window_s": cs.DEFAULT_DATE_WINDOW_S, "tss_lag_ms": 0,
-              "duplicate_transaction_id": "allow", "notify_retries": 3, "notify_retry_interval_ms": 1000,
-              "notify_timeout_s": 10, "webhook_signed_content": "payload", "quiet": quiet, "explain_401": True}
-    sim = cs.Simulator(creds, seed, config)
-    handler = type("BoundHandler", (cs.Handler,), {"sim": sim})
-    server_cls = type("SimServer", (ThreadingHTTPServer,), {
-        "daemon_threads": True, "address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})
-    return server_cls((host, port), handler)
+    return cs.build_server(argv)
 
 
 def main(argv=None) -> int:

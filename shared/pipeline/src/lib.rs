@@ -4,6 +4,9 @@
 //! - [`payment`]: the Cybersource steps (authorize, capture, void) as [`o2c_domain::recipe::Step`]s.
 //! - [`handler`]: lifts a step to an SQS message handler for the batch runner.
 
+pub mod app;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 pub mod handler;
 pub mod messages;
 pub mod payment;

@@ -122,6 +122,9 @@ impl Env {
 /// one environment locally under `cargo lambda watch`.
 #[derive(Clone, Debug)]
 pub struct FunctionConfig {
+    /// The function's timeout (`FUNCTION_TIMEOUT_SECS`, default 30): claim leases and call
+    /// budgets derive from it.
+    pub timeout: std::time::Duration,
     pub stage: Stage,
     pub table_name: String,
     pub queue_urls: BTreeMap<QueueName, String>,
@@ -140,6 +143,7 @@ impl FunctionConfig {
         secrets: &[&'static str],
     ) -> Result<FunctionConfig, ConfigError> {
         Ok(FunctionConfig {
+            timeout: std::time::Duration::from_secs(env.u64_or("FUNCTION_TIMEOUT_SECS", 30)?),
             stage: env.stage()?,
             table_name: env.required("TABLE_NAME")?,
             queue_urls: env.queue_urls(sends_to)?,

@@ -132,25 +132,33 @@ pub async fn boot(
     Ok((config, adapters))
 }
 
-/// Boot and serve an SQS consumer.
-pub async fn run_sqs_function<F>(spec: &FunctionSpec, make: F) -> Result<(), Error>
+/// Boot and serve an SQS consumer. `make` builds the handler (it may read secrets: failures
+/// stop the cold start with a logged error).
+pub async fn run_sqs_function<F, Fut>(spec: &FunctionSpec, make: F) -> Result<(), Error>
 where
-    F: FnOnce(&crate::config::FunctionConfig, &crate::wiring::Adapters) -> Arc<dyn MessageHandler>,
+    F: FnOnce(crate::config::FunctionConfig, crate::wiring::Adapters) -> Fut,
+    Fut: std::future::Future<Output = Result<Arc<dyn MessageHandler>, Error>>,
 {
     let (config, adapters) = boot(spec).await?;
-    let handler = make(&config, &adapters);
     let sink = adapters
         .dead_letters
         .clone()
         .ok_or("an SQS consumer must name the queue it consumes")?;
+    let handler = make(config, adapters)
+        .await
+        .inspect_err(|e| tracing::error!(function = spec.name, error = %e, "start-up failed"))?;
     serve_sqs(handler, sink).await
 }
 
 /// Boot and serve an HTTP API function.
-pub async fn run_http_function<F>(spec: &FunctionSpec, make: F) -> Result<(), Error>
+pub async fn run_http_function<F, Fut>(spec: &FunctionSpec, make: F) -> Result<(), Error>
 where
-    F: FnOnce(&crate::config::FunctionConfig, &crate::wiring::Adapters) -> Arc<dyn HttpHandler>,
+    F: FnOnce(crate::config::FunctionConfig, crate::wiring::Adapters) -> Fut,
+    Fut: std::future::Future<Output = Result<Arc<dyn HttpHandler>, Error>>,
 {
     let (config, adapters) = boot(spec).await?;
-    serve_http(make(&config, &adapters)).await
+    let handler = make(config, adapters)
+        .await
+        .inspect_err(|e| tracing::error!(function = spec.name, error = %e, "start-up failed"))?;
+    serve_http(handler).await
 }

@@ -8,7 +8,8 @@ use o2c_aws::{DynamoOrderStore, SecretsManagerSource, SqsDeadLetter, SqsPublishe
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The adapters of one function, built once at cold start.
+/// The adapters of one function, built once at cold start (cheap to clone: handles only).
+#[derive(Clone)]
 pub struct Adapters {
     pub sdk: aws_config::SdkConfig,
     pub store: Arc<DynamoOrderStore>,

@@ -1,0 +1,77 @@
+//! Wiring for the Lambda binaries: build each function's handler from its configuration and
+//! the AWS adapters, reading credentials from Secrets Manager at cold start.
+
+use crate::handler::{Accepts, PaymentHandler, Ports};
+use crate::payment::{PaymentContext, Route, SingleRoute};
+use o2c_connectors::cybersource::{ClientConfig, CybersourceClient, CybersourceCredentials};
+use o2c_domain::ports::{SecretSource, SystemClock};
+use o2c_domain::recipe::{lease_for, Checkpoints, NoCheckpoints};
+use o2c_runtime::batch::MessageHandler;
+use o2c_runtime::config::FunctionConfig;
+use o2c_runtime::lambda::Error;
+use o2c_runtime::wiring::Adapters;
+use std::sync::Arc;
+
+/// The secret id a function was configured with.
+pub fn secret_id<'a>(config: &'a FunctionConfig, var: &'static str) -> Result<&'a str, Error> {
+    config
+        .secret_ids
+        .get(var)
+        .map(String::as_str)
+        .ok_or_else(|| format!("{var} is not configured for this function").into())
+}
+
+/// The Cybersource credentials from Secrets Manager.
+pub async fn cybersource_credentials(
+    config: &FunctionConfig,
+    adapters: &Adapters,
+) -> Result<CybersourceCredentials, Error> {
+    let id = secret_id(config, "CYBERSOURCE_SECRET_ID")?;
+    let secret = adapters.secrets.secret(id).await?;
+    Ok(CybersourceCredentials::from_secret(&secret)?)
+}
+
+/// Step-boundary hooks: crash points when built with `fault-injection` and `O2C_CRASH_RATE` is
+/// set, otherwise none.
+pub fn checkpoints() -> Arc<dyn Checkpoints> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(c) = crate::faults::RandomCrashes::from_env() {
+        tracing::warn!("fault injection enabled: random crashes at step boundaries");
+        return Arc::new(c);
+    }
+    Arc::new(NoCheckpoints)
+}
+
+/// The ports every step handler uses.
+pub fn ports(config: &FunctionConfig, adapters: &Adapters) -> Ports {
+    Ports {
+        store: adapters.store.clone(),
+        publisher: adapters.publisher.clone(),
+        clock: Arc::new(SystemClock),
+        lease: lease_for(config.timeout),
+        checkpoints: checkpoints(),
+    }
+}
+
+/// The payment handler of authorize, capture or refund.
+pub async fn payment_handler(
+    config: FunctionConfig,
+    adapters: Adapters,
+    accepts: Accepts,
+) -> Result<Arc<dyn MessageHandler>, Error> {
+    let credentials = cybersource_credentials(&config, &adapters).await?;
+    let client = CybersourceClient::new(&credentials, ClientConfig::default())?;
+    let ctx = PaymentContext {
+        router: Arc::new(SingleRoute(Route {
+            name: credentials.merchant_id.clone(),
+            gateway: Arc::new(client),
+        })),
+        // Leave a quarter of the function's time for recording and sending.
+        call_budget: config.timeout * 3 / 4,
+    };
+    Ok(Arc::new(PaymentHandler {
+        ports: ports(&config, &adapters),
+        ctx,
+        accepts,
+    }))
+}
