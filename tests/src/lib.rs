@@ -118,6 +118,12 @@ pub struct LocalAws {
 
 impl LocalAws {
     pub fn start() -> LocalAws {
+        Self::start_with(&HashMap::new())
+    }
+
+    /// Provision with extra environment for `provision.py` (e.g. the simulators' base URLs,
+    /// which the seeded secrets take from `CYBERSOURCE_BASE_URL`, `CLARITY_BASE_URL`, ...).
+    pub fn start_with(extra_env: &HashMap<String, String>) -> LocalAws {
         let moto = Moto::start();
         let dir =
             std::env::temp_dir().join(format!("o2c-e2e-{}-{}", std::process::id(), free_port()));
@@ -127,6 +133,7 @@ impl LocalAws {
             .arg(repo_root().join("infra/local/provision.py"))
             .args(["--endpoint", &moto.endpoint, "--quiet", "--env-out"])
             .arg(&env_file)
+            .envs(extra_env)
             .current_dir(repo_root())
             .status()
             .expect("run provision.py");
@@ -145,5 +152,73 @@ impl LocalAws {
         self.env
             .get(name)
             .unwrap_or_else(|| panic!("provisioner did not emit {name}"))
+    }
+}
+
+/// The four simulators (Cybersource, Clarity, NetSuite, Salesforce) in one process on free
+/// loopback ports, killed on drop.
+pub struct Sandbox {
+    child: Child,
+    /// `cybersource`, `clarity`, `netsuite`, `salesforce` → base URL.
+    pub urls: HashMap<String, String>,
+}
+
+impl Sandbox {
+    pub fn start() -> Sandbox {
+        let dir = std::env::temp_dir().join(format!("o2c-sandbox-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let ports = dir.join("ports.json");
+        let mut child = Command::new(python())
+            .arg(repo_root().join("infra/local/simulators/sandbox.py"))
+            .args(["--base-port", "0", "--quiet", "--ports-file"])
+            .arg(&ports)
+            .arg("--secrets-file")
+            .arg(repo_root().join("infra/local/secrets.local.json"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sandbox.py");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let urls: HashMap<String, String> = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("sandbox exited early with {status}");
+            }
+            if let Ok(text) = std::fs::read_to_string(&ports) {
+                if let Ok(v) = serde_json::from_str(&text) {
+                    break v;
+                }
+            }
+            assert!(Instant::now() < deadline, "sandbox did not start within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        Sandbox { child, urls }
+    }
+
+    pub fn url(&self, name: &str) -> &str {
+        self.urls
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} simulator"))
+    }
+
+    /// The environment `provision.py` needs so the seeded secrets point at these simulators.
+    pub fn provision_env(&self) -> HashMap<String, String> {
+        [
+            ("CYBERSOURCE_BASE_URL", "cybersource"),
+            ("CLARITY_BASE_URL", "clarity"),
+            ("ERP_BASE_URL", "netsuite"),
+            ("CRM_BASE_URL", "salesforce"),
+        ]
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), self.url(n).trim_end_matches('/').to_string()))
+        .collect()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

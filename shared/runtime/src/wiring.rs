@@ -20,8 +20,17 @@ pub struct Adapters {
 }
 
 impl Adapters {
+    /// From the standard AWS configuration chain (which honours `AWS_ENDPOINT_URL` locally).
     pub async fn build(config: &FunctionConfig, env: &Env) -> Result<Adapters, crate::ConfigError> {
-        let sdk = o2c_aws::aws_config(None).await;
+        Self::with_sdk(o2c_aws::aws_config(None).await, config, env).await
+    }
+
+    /// From a given SDK configuration (tests point it at their own moto server).
+    pub async fn with_sdk(
+        sdk: aws_config::SdkConfig,
+        config: &FunctionConfig,
+        env: &Env,
+    ) -> Result<Adapters, crate::ConfigError> {
         let ttl = Duration::from_secs(env.u64_or("SECRET_CACHE_TTL_SECS", 300)?);
         let dead_letters = config.dlq_url.as_ref().map(|url| {
             Arc::new(SqsDeadLetterSink::new(&sdk, url.clone())) as Arc<dyn DeadLetterSink>

@@ -9,6 +9,8 @@
 //! it to the DLQ after `maxReceiveCount` receives. A function error fails the whole batch, as in
 //! Lambda.
 
+pub mod gateway;
+
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
