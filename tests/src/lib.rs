@@ -165,7 +165,11 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn start() -> Sandbox {
-        let dir = std::env::temp_dir().join(format!("o2c-sandbox-{}-{}", std::process::id(), free_port()));
+        let dir = std::env::temp_dir().join(format!(
+            "o2c-sandbox-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let ports = dir.join("ports.json");
         let mut child = Command::new(python())
@@ -189,7 +193,10 @@ impl Sandbox {
                     break v;
                 }
             }
-            assert!(Instant::now() < deadline, "sandbox did not start within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "sandbox did not start within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         };
         let _ = std::fs::remove_dir_all(&dir);

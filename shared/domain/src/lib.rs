@@ -8,6 +8,7 @@ pub mod card;
 pub mod ids;
 pub mod model;
 pub mod money;
+pub mod pii;
 pub mod ports;
 pub mod recipe;
 pub mod state;

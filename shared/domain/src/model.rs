@@ -48,15 +48,21 @@ pub struct LineItem {
     pub unit_price: Money,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tax: Option<Money>,
+    /// Discount on the whole line (not per unit). Absent in documents written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount: Option<Money>,
 }
 
 impl LineItem {
-    /// unit price × quantity + tax.
+    /// unit price × quantity − discount + tax.
     pub fn total(&self) -> Result<Money, MoneyError> {
-        let net = self.unit_price.checked_mul(self.quantity)?;
+        let mut total = self.unit_price.checked_mul(self.quantity)?;
+        if let Some(d) = &self.discount {
+            total = total.checked_sub(d)?;
+        }
         match &self.tax {
-            Some(t) => net.checked_add(t),
-            None => Ok(net),
+            Some(t) => total.checked_add(t),
+            None => Ok(total),
         }
     }
 }
@@ -161,6 +167,10 @@ pub struct Order {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ship_to: Option<Address>,
     pub lines: Vec<LineItem>,
+    /// Shipping charged on top of the lines (tax on shipping included). Absent in documents
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<Money>,
     pub total: Money,
     pub instrument: PaymentInstrument,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,13 +200,14 @@ impl Order {
         self.total.currency()
     }
 
-    /// The sum of the lines equals the total, in one currency, and is positive.
+    /// The sum of the lines plus shipping equals the total, in one currency, and is positive.
     pub fn validate_amounts(&self) -> Result<(), OrderError> {
-        let lines = self
+        let mut lines = self
             .lines
             .iter()
             .map(LineItem::total)
             .collect::<Result<Vec<_>, _>>()?;
+        lines.extend(self.shipping);
         let sum = Money::sum(self.currency(), &lines)?;
         if sum != self.total {
             return Err(OrderError::TotalMismatch {
@@ -279,7 +290,9 @@ pub mod sample {
                 quantity: 2,
                 unit_price: usd(5000),
                 tax: Some(usd(799)),
+                discount: None,
             }],
+            shipping: None,
             total: usd(10799),
             instrument: PaymentInstrument::Tms {
                 customer_id: "TMSC1".into(),
@@ -334,6 +347,26 @@ mod tests {
         assert!(o.check_refund(&usd(800)).is_err());
         assert!(o.check_refund(&usd(0)).is_err());
         o.check_refund(&usd(799)).unwrap();
+    }
+
+    #[test]
+    fn line_discount_and_shipping_count_in_the_total() {
+        let usd = |m| Money::from_minor(m, Currency::USD);
+        let mut o = sample::order("o3");
+        // 2 × 50.00 − 10.00 + 7.99 = 97.99; + 5.00 shipping = 102.99
+        o.lines[0].discount = Some(usd(1000));
+        assert_eq!(o.lines[0].total().unwrap(), usd(9799));
+        assert!(o.validate_amounts().is_err());
+        o.shipping = Some(usd(500));
+        o.total = usd(10299);
+        o.validate_amounts().unwrap();
+        // Documents written before the fields existed still read.
+        let mut doc = serde_json::to_value(sample::order("o4")).unwrap();
+        assert!(doc.get("shipping").is_none());
+        assert!(doc["lines"][0].get("discount").is_none());
+        doc.as_object_mut().unwrap().remove("shipping");
+        let back: Order = serde_json::from_value(doc).unwrap();
+        assert_eq!(back, sample::order("o4"));
     }
 
     #[test]

@@ -1,0 +1,33 @@
+//! Clarity eCommerce: the client for the ASSUMED "Clarity Integration API v1" (reference
+//! clarity.md §4, additions in `shared/connectors/CLARITY_ASSUMED.md`), webhook verification
+//! and the typed webhook events.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`client`] | the [`ClarityApi`] port and its HTTP implementation (OAuth, `If-Match`, `Idempotency-Key`, §4.8 retries) |
+//! | [`dto`] | wire DTOs (§4.4, E6) and RFC 9457 problems |
+//! | [`error`] | [`ClarityError`] and its mapping to the domain's `StepError` |
+//! | [`webhook`] | `X-Clarity-Signature` verification (§4.9) |
+//! | [`events`] | the event envelope and typed payloads |
+//! | [`credentials`] | the Secrets Manager JSON |
+//!
+//! Mapping Clarity orders to the canonical model lives in [`crate::mapping::clarity`].
+
+pub mod client;
+pub mod credentials;
+pub mod dto;
+pub mod error;
+pub mod events;
+pub mod webhook;
+
+pub use client::{
+    retry_policy, status_already_set, status_idempotency_key, valid_idempotency_key, ClarityApi,
+    ClarityClient, ClarityConfig, CustomerUpsert, ShipmentCreated, StatusUpdate, Versioned,
+};
+pub use credentials::ClarityCredentials;
+pub use error::{ClarityError, ProblemCode};
+pub use events::{ClarityEvent, EventEnvelope, EventError, ReturnRequest};
+pub use webhook::{VerifiedEvent, WebhookError, WebhookHeaders, WebhookVerifier};
+
+#[cfg(test)]
+mod tests;

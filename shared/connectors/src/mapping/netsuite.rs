@@ -1,0 +1,657 @@
+//! Canonical → NetSuite records (customer, sales order, customer deposit), and NetSuite →
+//! Clarity (item fulfilment → shipment, inventory levels → E6 updates). Field choices and the
+//! custom fields are listed in `shared/connectors/ERP_CRM_ASSUMED.md`.
+//!
+//! * External ids (clarity.md §5, ASSUMED): customer `clr-cust-<clarityCustomerId>`, sales order
+//!   `clr-so-<clarityOrderId>`, deposit `cybs-<cybersourceTransactionId>`; anything other than
+//!   letters, digits, `_` and `-` is a mapping error (NetSuite cannot address it).
+//! * References use external ids (`{"externalId": ...}`), so a sales order can be upserted
+//!   without first reading the customer's internal id; items are referenced by SKU as their
+//!   external id.
+//! * Amounts are JSON numbers whose text is exactly the decimal amount (`107.99`, `1500`,
+//!   `12.345`); one that cannot be carried exactly is a mapping error, never rounded.
+//! * With [`MaskPolicy::Mask`] (a lower stage) names, emails, phones and address lines are
+//!   masked before anything leaves.
+
+use std::collections::BTreeMap;
+
+use o2c_domain::model::{Address, Order, Payment};
+use o2c_domain::money::Money;
+use o2c_domain::pii::{mask_json, MaskPolicy};
+use serde_json::{json, Map, Value};
+
+use super::error::MappingError;
+use crate::clarity::dto::{
+    InventoryLevelUpdate, Order as ClarityOrder, ShipmentCreate, ShipmentLine,
+};
+use crate::netsuite::{
+    valid_external_id, ErpInventoryLevel, ErpRecord, ItemFulfillment, RecordType,
+};
+use crate::rest::decimal_json_number;
+
+/// Account-specific settings (data, not code).
+#[derive(Debug, Clone)]
+pub struct ErpMapping {
+    /// `subsidiary` of new customers (OneWorld accounts need one).
+    pub subsidiary_id: Option<String>,
+    /// Currency internal ids by ISO code; a currency not listed is left to the customer default.
+    pub currency_ids: BTreeMap<String, String>,
+    /// Deposit account (`account`) of customer deposits; `None` = undeposited funds.
+    pub deposit_account_id: Option<String>,
+    /// `paymentMethod` of customer deposits.
+    pub payment_method_id: Option<String>,
+    /// Mask PII when this stage is not production.
+    pub mask: MaskPolicy,
+}
+
+impl Default for ErpMapping {
+    fn default() -> Self {
+        Self {
+            subsidiary_id: None,
+            currency_ids: BTreeMap::new(),
+            deposit_account_id: None,
+            payment_method_id: None,
+            mask: MaskPolicy::Keep,
+        }
+    }
+}
+
+fn external_id(path: &str, prefix: &str, id: &str) -> Result<String, MappingError> {
+    let eid = format!("{prefix}{id}");
+    if valid_external_id(&eid) {
+        Ok(eid)
+    } else {
+        Err(MappingError::invalid(
+            path,
+            id,
+            "cannot be a NetSuite external id (letters, digits, '_' and '-' only)",
+        ))
+    }
+}
+
+/// `clr-cust-<clarityCustomerId>`.
+pub fn customer_external_id(order: &Order) -> Result<String, MappingError> {
+    let c = &order.customer;
+    let id = c
+        .external
+        .clarity
+        .clone()
+        .unwrap_or_else(|| c.id.to_string());
+    external_id("order.customer.id", "clr-cust-", &id)
+}
+
+/// `clr-so-<clarityOrderId>`.
+pub fn sales_order_external_id(order: &Order) -> Result<String, MappingError> {
+    let id = order
+        .external
+        .clarity
+        .clone()
+        .unwrap_or_else(|| order.id.to_string());
+    external_id("order.id", "clr-so-", &id)
+}
+
+/// `cybs-<cybersourceTransactionId>`.
+pub fn deposit_external_id(payment: &Payment) -> Result<String, MappingError> {
+    let txn = payment
+        .external
+        .cybersource
+        .as_deref()
+        .ok_or_else(|| MappingError::missing("order.payment.external.cybersource"))?;
+    external_id("order.payment.external.cybersource", "cybs-", txn)
+}
+
+fn number(path: &str, m: Money) -> Result<Value, MappingError> {
+    let text = m.to_decimal_string();
+    decimal_json_number(&text)
+        .map(Value::Number)
+        .ok_or_else(|| MappingError::invalid(path, &text, "cannot be sent as an exact JSON number"))
+}
+
+fn address_book_address(a: &Address) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "addressee".into(),
+        json!(format!("{} {}", a.first_name, a.last_name)),
+    );
+    m.insert("addr1".into(), json!(a.line1));
+    if let Some(l2) = &a.line2 {
+        m.insert("addr2".into(), json!(l2));
+    }
+    m.insert("city".into(), json!(a.city));
+    if let Some(r) = &a.region {
+        m.insert("state".into(), json!(r));
+    }
+    if !a.postal_code.is_empty() {
+        m.insert("zip".into(), json!(a.postal_code));
+    }
+    m.insert("country".into(), json!({"id": a.country}));
+    if let Some(p) = &a.phone {
+        m.insert("addrPhone".into(), json!(p));
+    }
+    Value::Object(m)
+}
+
+fn currency_ref(order: &Order, cfg: &ErpMapping) -> Option<Value> {
+    cfg.currency_ids
+        .get(order.currency().code())
+        .map(|id| json!({"id": id}))
+}
+
+fn finish(
+    record_type: RecordType,
+    external_id: String,
+    mut body: Value,
+    replace: Vec<&'static str>,
+    cfg: &ErpMapping,
+) -> ErpRecord {
+    mask_json(&mut body, cfg.mask);
+    ErpRecord {
+        record_type,
+        external_id,
+        body,
+        replace_sublists: replace,
+    }
+}
+
+/// The order's customer as a NetSuite `customer` (an individual), with the bill-to as default
+/// billing address and the ship-to (or the bill-to) as default shipping address.
+pub fn customer_record(order: &Order, cfg: &ErpMapping) -> Result<ErpRecord, MappingError> {
+    let c = &order.customer;
+    let eid = customer_external_id(order)?;
+    let mut addresses = vec![json!({
+        "defaultBilling": true,
+        "defaultShipping": order.ship_to.is_none(),
+        "addressBookAddress": address_book_address(&order.bill_to),
+    })];
+    if let Some(ship) = &order.ship_to {
+        addresses.push(json!({
+            "defaultBilling": false,
+            "defaultShipping": true,
+            "addressBookAddress": address_book_address(ship),
+        }));
+    }
+    let mut body = json!({
+        "isPerson": true,
+        "firstName": c.first_name,
+        "lastName": c.last_name,
+        "email": c.email,
+        "addressBook": {"items": addresses},
+    });
+    if let Some(p) = &c.phone {
+        body["phone"] = json!(p);
+    }
+    if let Some(s) = &cfg.subsidiary_id {
+        body["subsidiary"] = json!({"id": s});
+    }
+    if let Some(cur) = currency_ref(order, cfg) {
+        body["currency"] = cur;
+    }
+    Ok(finish(
+        RecordType::Customer,
+        eid,
+        body,
+        vec!["addressBook"],
+        cfg,
+    ))
+}
+
+/// The order as a NetSuite `salesOrder`: `entity` by the customer's external id, the `item`
+/// sublist (item by SKU external id, quantity, `rate` = unit price, `amount` = quantity × rate −
+/// line discount), `shippingCost`, the Clarity ids, and our exact totals in custom body fields
+/// (NetSuite computes its own tax).
+pub fn sales_order_record(order: &Order, cfg: &ErpMapping) -> Result<ErpRecord, MappingError> {
+    let eid = sales_order_external_id(order)?;
+    let mut items = Vec::with_capacity(order.lines.len());
+    let zero = Money::zero(order.currency());
+    let mut tax_total = zero;
+    for (i, l) in order.lines.iter().enumerate() {
+        let path = |f: &str| format!("order.lines[{i}].{f}");
+        let amount = l
+            .unit_price
+            .checked_mul(l.quantity)
+            .and_then(|m| m.checked_sub(&l.discount.unwrap_or(zero)))
+            .map_err(|e| {
+                MappingError::invalid(
+                    path("unit_price"),
+                    &l.unit_price.to_decimal_string(),
+                    e.to_string(),
+                )
+            })?;
+        tax_total = tax_total
+            .checked_add(&l.tax.unwrap_or(zero))
+            .map_err(|e| MappingError::invalid(path("tax"), "", e.to_string()))?;
+        let mut line = json!({
+            "item": {"externalId": l.sku},
+            "description": l.name,
+            "quantity": l.quantity,
+            "rate": number(&path("unit_price"), l.unit_price)?,
+            "amount": number(&path("total"), amount)?,
+        });
+        if let Some(d) = l.discount {
+            line["custcol_o2c_discount"] = number(&path("discount"), d)?;
+        }
+        if let Some(t) = l.tax {
+            line["custcol_o2c_tax"] = number(&path("tax"), t)?;
+        }
+        items.push(line);
+    }
+    let clarity_id = order
+        .external
+        .clarity
+        .clone()
+        .unwrap_or_else(|| order.id.to_string());
+    let mut body = json!({
+        "entity": {"externalId": customer_external_id(order)?},
+        "tranDate": &order.created_at.to_rfc3339()[..10],
+        "otherRefNum": clarity_id,
+        "memo": format!("Clarity order {clarity_id}"),
+        "item": {"items": items},
+        "custbody_o2c_order_id": order.id.as_str(),
+        "custbody_o2c_currency": order.currency().code(),
+        "custbody_o2c_tax_total": number("order.lines[].tax", tax_total)?,
+        "custbody_o2c_grand_total": number("order.total", order.total)?,
+    });
+    if let Some(s) = order.shipping {
+        body["shippingCost"] = number("order.shipping", s)?;
+    }
+    if let Some(ship) = &order.ship_to {
+        body["shippingAddress"] = address_book_address(ship);
+    }
+    if let Some(cur) = currency_ref(order, cfg) {
+        body["currency"] = cur;
+    }
+    Ok(finish(RecordType::SalesOrder, eid, body, vec!["item"], cfg))
+}
+
+/// The captured payment as a NetSuite `customerDeposit` against the sales order (an advance
+/// payment; applied to the invoice later in NetSuite).
+pub fn customer_deposit_record(order: &Order, cfg: &ErpMapping) -> Result<ErpRecord, MappingError> {
+    let payment = order
+        .payment
+        .as_ref()
+        .ok_or_else(|| MappingError::missing("order.payment"))?;
+    let eid = deposit_external_id(payment)?;
+    if payment.captured.minor() <= 0 {
+        return Err(MappingError::inconsistent(
+            "order.payment.captured",
+            &payment.captured.to_decimal_string(),
+            "must be positive for a customer deposit",
+        ));
+    }
+    let txn = payment.external.cybersource.clone().unwrap_or_default();
+    let mut body = json!({
+        "customer": {"externalId": customer_external_id(order)?},
+        "salesOrder": {"externalId": sales_order_external_id(order)?},
+        "payment": number("order.payment.captured", payment.captured)?,
+        "tranDate": &order.created_at.to_rfc3339()[..10],
+        "memo": format!("Cybersource {txn} ({})", payment.reference),
+        "custbody_o2c_cybersource_txn": txn,
+        "custbody_o2c_currency": order.currency().code(),
+    });
+    if let Some(a) = &cfg.deposit_account_id {
+        body["account"] = json!({"id": a});
+        body["undepFunds"] = json!(false);
+    } else {
+        body["undepFunds"] = json!(true);
+    }
+    if let Some(m) = &cfg.payment_method_id {
+        body["paymentMethod"] = json!({"id": m});
+    }
+    if let Some(cur) = currency_ref(order, cfg) {
+        body["currency"] = cur;
+    }
+    Ok(finish(RecordType::CustomerDeposit, eid, body, vec![], cfg))
+}
+
+/// The `Idempotency-Key` of the Clarity shipment for a fulfilment: one fulfilment, one shipment.
+pub fn shipment_idempotency_key(clarity_order_id: &str, fulfillment: &ItemFulfillment) -> String {
+    format!("ship:{clarity_order_id}:nsif-{}", fulfillment.id)
+}
+
+/// An item fulfilment → the Clarity shipment (E5) and its `Idempotency-Key`. Lines are matched
+/// to the Clarity order's line items by SKU (the first line with that SKU that still has
+/// unshipped quantity in this fulfilment); carrier = the ship method's name.
+pub fn shipment_from_fulfillment(
+    fulfillment: &ItemFulfillment,
+    order: &ClarityOrder,
+) -> Result<(ShipmentCreate, String), MappingError> {
+    let tracking = fulfillment
+        .tracking_numbers
+        .first()
+        .cloned()
+        .ok_or_else(|| {
+            MappingError::missing(format!(
+                "itemFulfillment[{}].package.packageTrackingNumber",
+                fulfillment.id
+            ))
+        })?;
+    let mut left: Vec<(String, String, u32)> = order
+        .line_items
+        .iter()
+        .map(|l| (l.id.clone(), l.sku.clone(), l.quantity))
+        .collect();
+    let mut lines: Vec<ShipmentLine> = Vec::new();
+    for (i, fl) in fulfillment.lines.iter().enumerate() {
+        let mut need = fl.quantity;
+        for (id, _, qty) in left.iter_mut().filter(|(_, s, q)| *s == fl.sku && *q > 0) {
+            let take = need.min(*qty);
+            *qty -= take;
+            need -= take;
+            match lines.iter_mut().find(|l| l.line_item_id == *id) {
+                Some(l) => l.quantity += take,
+                None => lines.push(ShipmentLine {
+                    line_item_id: id.clone(),
+                    quantity: take,
+                }),
+            }
+            if need == 0 {
+                break;
+            }
+        }
+        if need > 0 {
+            return Err(MappingError::inconsistent(
+                format!("itemFulfillment[{}].item.items[{i}]", fulfillment.id),
+                &fl.sku,
+                format!(
+                    "ships {} more than Clarity order {} has of this SKU",
+                    need, order.id
+                ),
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return Err(MappingError::missing(format!(
+            "itemFulfillment[{}].item.items",
+            fulfillment.id
+        )));
+    }
+    let shipped_at = fulfillment
+        .tran_date
+        .as_deref()
+        .filter(|d| d.len() == 10)
+        .map(|d| format!("{d}T00:00:00Z"))
+        .ok_or_else(|| {
+            MappingError::missing(format!("itemFulfillment[{}].tranDate", fulfillment.id))
+        })?;
+    let carrier = fulfillment
+        .ship_method
+        .clone()
+        .unwrap_or_else(|| "unknown".into());
+    Ok((
+        ShipmentCreate {
+            carrier,
+            service: None,
+            tracking_number: tracking,
+            tracking_url: None,
+            shipped_at,
+            lines,
+        },
+        shipment_idempotency_key(&order.id, fulfillment),
+    ))
+}
+
+/// ERP stock → Clarity E6 bodies (`(sku, locationId, update)`); negative quantities (back
+/// orders) are sent as 0.
+pub fn inventory_updates(
+    levels: &[ErpInventoryLevel],
+) -> Vec<(String, String, InventoryLevelUpdate)> {
+    levels
+        .iter()
+        .map(|l| {
+            (
+                l.sku.clone(),
+                l.location_id.clone(),
+                InventoryLevelUpdate {
+                    quantity_on_hand: u64::try_from(l.quantity_on_hand).unwrap_or(0),
+                    quantity_available: Some(u64::try_from(l.quantity_available).unwrap_or(0)),
+                },
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::clarity::{order_to_canonical, tests::clarity_order};
+    use crate::netsuite::FulfillmentLine;
+    use o2c_domain::ids::{ExternalIds, PaymentId};
+    use o2c_domain::money::Currency;
+
+    fn order(cur: &str) -> Order {
+        let v = match cur {
+            "JPY" => clarity_order(
+                "JPY",
+                "1500",
+                "500",
+                "400",
+                "4400",
+                "700",
+                ["4500", "500", "", "400", "5100"],
+            ),
+            "KWD" => clarity_order(
+                "KWD",
+                "1.250",
+                "0.075",
+                "0.125",
+                "3.800",
+                "0.500",
+                ["3.750", "0.075", "", "0.125", "4.300"],
+            ),
+            _ => clarity_order(
+                "USD",
+                "12.50",
+                "2.50",
+                "3.00",
+                "38.00",
+                "5.00",
+                ["37.50", "2.50", "", "3.00", "43.00"],
+            ),
+        };
+        order_to_canonical(&serde_json::from_value(v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn customer_record_with_unicode_names_and_addresses() {
+        let o = order("USD");
+        let r = customer_record(
+            &o,
+            &ErpMapping {
+                subsidiary_id: Some("1".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (r.record_type, r.external_id.as_str()),
+            (RecordType::Customer, "clr-cust-CUST-7")
+        );
+        assert_eq!(r.body["firstName"], "Zoë");
+        assert_eq!(r.body["lastName"], "Ñandú-Østergård");
+        assert_eq!(r.body["subsidiary"], json!({"id": "1"}));
+        let book = r.body["addressBook"]["items"].as_array().unwrap();
+        assert_eq!(book.len(), 1, "ship-to equals bill-to: one address");
+        assert_eq!(book[0]["defaultShipping"], true);
+        assert_eq!(book[0]["addressBookAddress"]["addr1"], "Straße 1");
+        assert_eq!(
+            book[0]["addressBookAddress"]["country"],
+            json!({"id": "CH"})
+        );
+        assert_eq!(r.replace_sublists, vec!["addressBook"]);
+    }
+
+    #[test]
+    fn sales_order_amounts_are_exact_numbers_in_jpy_kwd_and_usd() {
+        for (cur, rate, amount, ship, grand) in [
+            ("USD", "12.5", "35", "5", "43"),
+            ("JPY", "1500", "4000", "700", "5100"),
+            ("KWD", "1.25", "3.675", "0.5", "4.3"),
+        ] {
+            let o = order(cur);
+            let r = sales_order_record(&o, &ErpMapping::default()).unwrap();
+            assert_eq!(r.external_id, "clr-so-ORD-1001");
+            assert_eq!(r.body["entity"], json!({"externalId": "clr-cust-CUST-7"}));
+            let line = &r.body["item"]["items"][0];
+            assert_eq!(line["item"], json!({"externalId": "SKU-TEA"}));
+            assert_eq!(line["quantity"], 3);
+            assert_eq!(line["rate"].to_string(), rate, "{cur}");
+            assert_eq!(line["amount"].to_string(), amount, "{cur}");
+            assert_eq!(r.body["shippingCost"].to_string(), ship, "{cur}");
+            assert_eq!(
+                r.body["custbody_o2c_grand_total"].to_string(),
+                grand,
+                "{cur}"
+            );
+            // Parsing the numbers back gives the same money exactly.
+            let c: Currency = cur.parse().unwrap();
+            let back = crate::cybersource::dto::parse_amount(
+                &r.body["custbody_o2c_grand_total"].to_string(),
+                cur,
+            )
+            .unwrap();
+            assert_eq!(back, o.total);
+            assert_eq!(back.currency(), c);
+            assert_eq!(r.body["tranDate"], "2024-06-01");
+            assert_eq!(r.replace_sublists, vec!["item"]);
+        }
+    }
+
+    #[test]
+    fn deposit_needs_a_captured_payment_with_a_transaction_id() {
+        let mut o = order("KWD");
+        assert_eq!(
+            customer_deposit_record(&o, &ErpMapping::default())
+                .unwrap_err()
+                .path,
+            "order.payment"
+        );
+        o.payment = Some(Payment {
+            id: PaymentId::new("p1").unwrap(),
+            external: ExternalIds {
+                cybersource: Some("7000000000000000001".into()),
+                ..Default::default()
+            },
+            reference: "ORD-1001-authorize".into(),
+            authorized: o.total,
+            captured: o.total,
+            capture_id: Some("7000000000000000002".into()),
+            card_brand: None,
+            card_last4: None,
+        });
+        let r = customer_deposit_record(
+            &o,
+            &ErpMapping {
+                deposit_account_id: Some("120".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(r.external_id, "cybs-7000000000000000001");
+        assert_eq!(r.body["payment"].to_string(), "4.3");
+        assert_eq!(
+            r.body["salesOrder"],
+            json!({"externalId": "clr-so-ORD-1001"})
+        );
+        assert_eq!(r.body["account"], json!({"id": "120"}));
+        o.payment.as_mut().unwrap().external.cybersource = Some("txn|1".into());
+        let e = customer_deposit_record(&o, &ErpMapping::default()).unwrap_err();
+        assert_eq!(e.path, "order.payment.external.cybersource");
+        assert_eq!(e.value.as_deref(), Some("txn|1"));
+    }
+
+    #[test]
+    fn lower_stages_get_masked_records() {
+        let o = order("USD");
+        let r = customer_record(
+            &o,
+            &ErpMapping {
+                mask: MaskPolicy::for_stage("dev"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let text = r.body.to_string();
+        for pii in ["Zoë", "Østergård", "zoë@example.com", "Straße", "000 00 00"] {
+            assert!(!text.contains(pii), "{pii} in {text}");
+        }
+        assert_eq!(r.body["firstName"], "Z***");
+        assert_eq!(r.external_id, "clr-cust-CUST-7", "ids are not PII");
+        let prod = customer_record(
+            &o,
+            &ErpMapping {
+                mask: MaskPolicy::for_stage("prod"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(prod.body["firstName"], "Zoë");
+    }
+
+    #[test]
+    fn fulfilment_to_shipment_and_inventory() {
+        let mut v = clarity_order(
+            "USD",
+            "12.50",
+            "2.50",
+            "3.00",
+            "38.00",
+            "5.00",
+            ["37.50", "2.50", "", "3.00", "43.00"],
+        );
+        v["lineItems"].as_array_mut().unwrap().push(
+            json!({"id": "L2", "sku": "SKU-TEA", "name": "Tea", "quantity": 1,
+            "unitPrice": "0.00", "discountTotal": "0.00", "taxTotal": "0.00", "lineTotal": "0.00"}),
+        );
+        let co: ClarityOrder = serde_json::from_value(v).unwrap();
+        let f = ItemFulfillment {
+            id: "501".into(),
+            tran_id: Some("IF501".into()),
+            tran_date: Some("2024-06-03".into()),
+            ship_status: Some("C".into()),
+            ship_method: Some("UPS Ground".into()),
+            tracking_numbers: vec!["1Z999".into()],
+            lines: vec![FulfillmentLine {
+                sku: "SKU-TEA".into(),
+                quantity: 4,
+            }],
+        };
+        let (s, key) = shipment_from_fulfillment(&f, &co).unwrap();
+        assert_eq!(key, "ship:ORD-1001:nsif-501");
+        assert_eq!(s.carrier, "UPS Ground");
+        assert_eq!(s.shipped_at, "2024-06-03T00:00:00Z");
+        assert_eq!(
+            s.lines,
+            vec![
+                ShipmentLine {
+                    line_item_id: "L1".into(),
+                    quantity: 3
+                },
+                ShipmentLine {
+                    line_item_id: "L2".into(),
+                    quantity: 1
+                }
+            ]
+        );
+        let mut too_many = f.clone();
+        too_many.lines[0].quantity = 5;
+        assert_eq!(
+            shipment_from_fulfillment(&too_many, &co).unwrap_err().path,
+            "itemFulfillment[501].item.items[0]"
+        );
+
+        let ups = inventory_updates(&[ErpInventoryLevel {
+            sku: "SKU-TEA".into(),
+            location_id: "1".into(),
+            location_name: None,
+            quantity_on_hand: 5,
+            quantity_available: -2,
+        }]);
+        assert_eq!(
+            ups[0].2,
+            InventoryLevelUpdate {
+                quantity_on_hand: 5,
+                quantity_available: Some(0)
+            }
+        );
+    }
+}
