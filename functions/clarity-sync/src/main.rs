@@ -2,8 +2,8 @@
 //! Thin: wires the shared adapters to a shared handler.
 
 use o2c_domain::ports::QueueName;
-use o2c_runtime::lambda::{run_sqs_function, Error, FunctionSpec, NotYetImplemented};
-use std::sync::Arc;
+use o2c_pipeline::app::clarity_sync;
+use o2c_runtime::lambda::{run_sqs_function, Error, FunctionSpec};
 
 const SPEC: FunctionSpec = FunctionSpec {
     name: "clarity-sync",
@@ -14,8 +14,5 @@ const SPEC: FunctionSpec = FunctionSpec {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run_sqs_function(&SPEC, |_config, _adapters| async {
-        Ok(Arc::new(NotYetImplemented(SPEC.name)) as Arc<_>)
-    })
-    .await
+    run_sqs_function(&SPEC, clarity_sync).await
 }

@@ -137,6 +137,12 @@ pub trait Step: Send + Sync {
     /// States the step may start from.
     fn start_states(&self) -> &'static [OrderState];
 
+    /// States in which the step is not refused but must wait (retry later): an earlier step has
+    /// not finished yet (a cancellation that arrives while the authorization is still running).
+    fn wait_states(&self) -> &'static [OrderState] {
+        &[]
+    }
+
     /// The in-progress state while the effect is under way.
     fn in_progress(&self) -> OrderState;
 
@@ -294,6 +300,13 @@ pub async fn run_step<S: Step>(
                 )));
             }
             _ => {
+                if step.wait_states().contains(&record.state) {
+                    return Err(StepFailure::RetryLater(format!(
+                        "{} waits: order {id} is still {}",
+                        step.name(),
+                        record.state
+                    )));
+                }
                 if !step.start_states().contains(&record.state) {
                     return Err(StepFailure::NonRetryable {
                         class: FailureClass::IllegalTransition,

@@ -3,13 +3,23 @@
 
 use crate::handler::{Accepts, PaymentHandler, Ports};
 use crate::payment::{PaymentContext, Route, SingleRoute};
+use crate::sync::{ClaritySync, ErpSync};
+use crate::webhook::ClarityWebhook;
+use o2c_connectors::clarity::{ClarityClient, ClarityCredentials};
 use o2c_connectors::cybersource::{ClientConfig, CybersourceClient, CybersourceCredentials};
+use o2c_connectors::mapping::netsuite::ErpMapping;
+use o2c_connectors::mapping::salesforce::CrmMapping;
+use o2c_connectors::netsuite::{ErpCredentials, NetSuiteClient};
+use o2c_connectors::salesforce::{CrmCredentials, SalesforceClient};
+use o2c_domain::pii::MaskPolicy;
 use o2c_domain::ports::{SecretSource, SystemClock};
 use o2c_domain::recipe::{lease_for, Checkpoints, NoCheckpoints};
 use o2c_runtime::batch::MessageHandler;
 use o2c_runtime::config::FunctionConfig;
 use o2c_runtime::lambda::Error;
+use o2c_runtime::lambda::HttpHandler;
 use o2c_runtime::wiring::Adapters;
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 /// The secret id a function was configured with.
@@ -29,6 +39,72 @@ pub async fn cybersource_credentials(
     let id = secret_id(config, "CYBERSOURCE_SECRET_ID")?;
     let secret = adapters.secrets.secret(id).await?;
     Ok(CybersourceCredentials::from_secret(&secret)?)
+}
+
+/// A secret's JSON text, by the variable that names its id.
+async fn secret_json(
+    config: &FunctionConfig,
+    adapters: &Adapters,
+    var: &'static str,
+) -> Result<secrecy::SecretString, Error> {
+    Ok(adapters.secrets.secret(secret_id(config, var)?).await?)
+}
+
+/// The clarity-order-webhook handler.
+pub async fn clarity_webhook(
+    config: FunctionConfig,
+    adapters: Adapters,
+) -> Result<Arc<dyn HttpHandler>, Error> {
+    let secret = secret_json(&config, &adapters, "CLARITY_SECRET_ID").await?;
+    let credentials = ClarityCredentials::from_json(secret.expose_secret())?;
+    Ok(Arc::new(ClarityWebhook {
+        verifier: credentials.webhook_verifier(),
+        store: adapters.store.clone(),
+        publisher: adapters.publisher.clone(),
+        clock: Arc::new(SystemClock),
+        remember: std::time::Duration::from_secs(7 * 24 * 3600),
+        function: "clarity-order-webhook",
+    }))
+}
+
+/// The clarity-sync handler.
+pub async fn clarity_sync(
+    config: FunctionConfig,
+    adapters: Adapters,
+) -> Result<Arc<dyn MessageHandler>, Error> {
+    let secret = secret_json(&config, &adapters, "CLARITY_SECRET_ID").await?;
+    let credentials = ClarityCredentials::from_json(secret.expose_secret())?;
+    Ok(Arc::new(ClaritySync {
+        store: adapters.store.clone(),
+        clarity: Arc::new(ClarityClient::from_credentials(&credentials)),
+    }))
+}
+
+/// The erp-sync handler (NetSuite + Salesforce). PII is masked in what leaves for the ERP/CRM
+/// outside production.
+pub async fn erp_sync(
+    config: FunctionConfig,
+    adapters: Adapters,
+) -> Result<Arc<dyn MessageHandler>, Error> {
+    let erp = secret_json(&config, &adapters, "ERP_SECRET_ID").await?;
+    let erp = ErpCredentials::from_json(erp.expose_secret())?;
+    let crm = secret_json(&config, &adapters, "CRM_SECRET_ID").await?;
+    let crm = CrmCredentials::from_json(crm.expose_secret())?;
+    let mask = MaskPolicy::for_stage(&config.stage.to_string());
+    Ok(Arc::new(ErpSync {
+        store: adapters.store.clone(),
+        clock: Arc::new(SystemClock),
+        erp: Arc::new(NetSuiteClient::from_credentials(&erp)?),
+        crm: Arc::new(SalesforceClient::from_credentials(&crm)),
+        erp_mapping: ErpMapping {
+            mask,
+            ..ErpMapping::default()
+        },
+        crm_mapping: CrmMapping {
+            mask,
+            ..CrmMapping::default()
+        },
+    }))
 }
 
 /// Step-boundary hooks: crash points when built with `fault-injection` and `O2C_CRASH_RATE` is

@@ -10,3 +10,5 @@ pub mod faults;
 pub mod handler;
 pub mod messages;
 pub mod payment;
+pub mod sync;
+pub mod webhook;

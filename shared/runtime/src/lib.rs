@@ -8,4 +8,5 @@ pub mod logging;
 pub use batch::{run_batch, DeadLetter, DeadLetterSink, MessageHandler, QueueMessage};
 pub use config::{ConfigError, Env, Stage};
 pub mod lambda;
+pub mod metrics;
 pub mod wiring;

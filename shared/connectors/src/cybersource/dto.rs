@@ -1567,6 +1567,7 @@ impl AuthorizationResult {
             submit_time_utc: r.submit_time_utc.clone(),
             card_type: card.0,
             card_last4: card.1,
+            risk: r.risk_information.clone(),
         })
     }
 }

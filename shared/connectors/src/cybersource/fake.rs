@@ -379,6 +379,7 @@ impl PaymentGateway for FakeGateway {
             submit_time_utc: None,
             card_type: Some("001".into()),
             card_last4: Some("1111".into()),
+            risk: None,
         })
     }
 

@@ -247,6 +247,9 @@ pub struct AuthorizationResult {
     /// Last four digits, when returned. Never more of the PAN.
     #[serde(default)]
     pub card_last4: Option<String>,
+    /// Decision Manager's `riskInformation` (score, rules, profile), for the CRM fraud case.
+    #[serde(default)]
+    pub risk: Option<super::dto::RiskInformation>,
 }
 
 /// A capture of (part of) an authorization.

@@ -516,3 +516,77 @@ fn publish_failure_after_recording_is_retried_and_heals() {
     assert!(matches!(w.run(), Ok(StepDone::AlreadyRecorded { .. })));
     assert_eq!(w.dedup_ids(), ["o1-capture-clarity", "o1-capture-erp"]);
 }
+
+/// A step that waits while the order is still being authorized.
+struct WaitingCapture<'a>(CaptureStep<'a>);
+
+#[async_trait]
+impl Step for WaitingCapture<'_> {
+    type Input = Msg;
+    type Outcome = Captured;
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn order_id(&self, input: &Msg) -> OrderId {
+        self.0.order_id(input)
+    }
+    fn start_states(&self) -> &'static [OrderState] {
+        self.0.start_states()
+    }
+    fn wait_states(&self) -> &'static [OrderState] {
+        &[OrderState::Received, OrderState::Authorizing]
+    }
+    fn in_progress(&self) -> OrderState {
+        self.0.in_progress()
+    }
+    async fn effect(
+        &self,
+        i: &Msg,
+        r: &OrderRecord,
+        reference: &str,
+    ) -> Result<Captured, StepError> {
+        self.0.effect(i, r, reference).await
+    }
+    async fn reconcile(
+        &self,
+        i: &Msg,
+        r: &OrderRecord,
+        reference: &str,
+    ) -> Result<Option<Captured>, StepError> {
+        self.0.reconcile(i, r, reference).await
+    }
+    fn result_state(&self, o: &Captured) -> OrderState {
+        self.0.result_state(o)
+    }
+    fn apply(&self, order: &mut Order, o: &Captured, reference: &str) {
+        self.0.apply(order, o, reference)
+    }
+    fn describe(&self, o: &Captured) -> (String, Option<String>) {
+        self.0.describe(o)
+    }
+    fn downstream(&self, r: &OrderRecord, o: &Captured) -> Vec<OutboundMessage> {
+        self.0.downstream(r, o)
+    }
+}
+
+#[test]
+fn a_step_waits_in_its_wait_states_and_runs_once_the_order_gets_there() {
+    let w = World::with_order_in(OrderState::Received);
+    let step = WaitingCapture(CaptureStep {
+        gateway: &w.gateway,
+    });
+    let deps = Deps {
+        store: &w.store,
+        publisher: &w.publisher,
+        clock: &w.clock,
+        lease: LEASE,
+        checkpoints: &NoCheckpoints,
+    };
+    let r = block_on(run_step(&step, &deps, &Msg { order: "o1" }));
+    assert!(matches!(r, Err(StepFailure::RetryLater(m)) if m.contains("waits")));
+    let mut rec = w.record();
+    rec.state = OrderState::Authorized;
+    w.store.put_raw(rec);
+    block_on(run_step(&step, &deps, &Msg { order: "o1" })).unwrap();
+    assert_eq!(w.record().state, OrderState::Captured);
+}

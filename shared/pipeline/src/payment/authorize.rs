@@ -165,6 +165,7 @@ impl Step for AuthorizeStep {
                 submit_time_utc: found.submit_time_utc.clone(),
                 card_type: None,
                 card_last4: None,
+                risk: details.risk_information.clone(),
             };
             if let Some(e) = not_recordable(&result) {
                 return Err(StepError::Terminal {

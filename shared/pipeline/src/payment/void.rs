@@ -45,6 +45,11 @@ impl Step for VoidStep {
         ]
     }
 
+    /// A cancellation can arrive while the authorization is still running: wait for it.
+    fn wait_states(&self) -> &'static [OrderState] {
+        &[OrderState::Received, OrderState::Authorizing]
+    }
+
     fn in_progress(&self) -> OrderState {
         OrderState::Voiding
     }

@@ -1,0 +1,259 @@
+//! The sync consumers: converge Clarity and the ERP/CRM to the order as recorded.
+//!
+//! A nudge only says "order X changed". The consumer reads the order (consistent read) and
+//! makes the external system match it with idempotent calls — Clarity's no-op status rule with
+//! `If-Match`, NetSuite upserts by external id, a Salesforce Case upsert by external-id field —
+//! so repeated, late or reordered nudges are harmless.
+
+use crate::handler::parse;
+use crate::messages::SyncNudge;
+use crate::payment::authorize::{AuthorizeOutcome, EFFECT_KEY as AUTHORIZE};
+use async_trait::async_trait;
+use o2c_connectors::clarity::ClarityApi;
+use o2c_connectors::cybersource::PaymentOutcome;
+use o2c_connectors::mapping::clarity::{
+    clarity_status_for, customer_to_clarity, payment_info, status_to_push,
+};
+use o2c_connectors::mapping::netsuite::{
+    customer_deposit_record, customer_record, sales_order_record, ErpMapping,
+};
+use o2c_connectors::mapping::salesforce::{fraud_case, CrmMapping, FraudAssessment};
+use o2c_connectors::netsuite::ErpApi;
+use o2c_connectors::salesforce::CrmApi;
+use o2c_domain::ports::{Change, Clock, Expect, OrderRecord, OrderStore, StoreError};
+use o2c_domain::recipe::{FailureClass, StepError, StepFailure};
+use o2c_domain::{OrderState, TimelineEntry};
+use o2c_runtime::batch::{MessageHandler, QueueMessage};
+use std::sync::Arc;
+
+/// A connector error as the batch runner sees it.
+pub fn failure(e: impl Into<StepError>) -> StepFailure {
+    match e.into() {
+        StepError::Terminal { class, reason } => StepFailure::NonRetryable { class, reason },
+        other => StepFailure::RetryLater(other.to_string()),
+    }
+}
+
+async fn read(store: &dyn OrderStore, nudge: &SyncNudge) -> Result<OrderRecord, StepFailure> {
+    store
+        .get(&nudge.order_id)
+        .await
+        .map_err(|e| StepFailure::RetryLater(e.to_string()))?
+        .ok_or_else(|| StepFailure::NonRetryable {
+            class: FailureClass::NotFound,
+            reason: format!("order {} not found", nudge.order_id),
+        })
+}
+
+/// The reason of the transition into the current state (what Clarity shows with a failure).
+fn reason_for(record: &OrderRecord) -> Option<String> {
+    record
+        .timeline
+        .iter()
+        .rev()
+        .find(|e| e.to == Some(record.state))
+        .map(|e| e.why.clone())
+}
+
+/// The recorded authorization, if any.
+pub fn authorization(record: &OrderRecord) -> Option<AuthorizeOutcome> {
+    record
+        .effects
+        .get(AUTHORIZE)
+        .and_then(|e| serde_json::from_value(e.outcome.clone()).ok())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clarity
+// ---------------------------------------------------------------------------------------------
+
+/// clarity-sync: order status + payment info (and the customer profile once authorized).
+pub struct ClaritySync {
+    pub store: Arc<dyn OrderStore>,
+    pub clarity: Arc<dyn ClarityApi>,
+}
+
+#[async_trait]
+impl MessageHandler for ClaritySync {
+    async fn handle(&self, message: &QueueMessage) -> Result<(), StepFailure> {
+        let nudge: SyncNudge = parse(&message.body)?;
+        let record = read(&*self.store, &nudge).await?;
+        let order = &record.order;
+        let clarity_id = order
+            .external
+            .clarity
+            .clone()
+            .unwrap_or_else(|| order.id.to_string());
+        if nudge.cause == "authorize.recorded" {
+            // The unified customer profile: Clarity learns the ERP/CRM ids we hold.
+            self.clarity
+                .put_customer(&customer_to_clarity(order), None)
+                .await
+                .map_err(failure)?;
+        }
+        if clarity_status_for(record.state).is_none() {
+            return Ok(());
+        }
+        let current = self.clarity.get_order(&clarity_id).await.map_err(failure)?;
+        let Some(status) = status_to_push(record.state, current.value.status) else {
+            tracing::info!(state = %record.state, "Clarity already in step");
+            return Ok(());
+        };
+        let reason = match record.state {
+            OrderState::Declined | OrderState::Rejected | OrderState::PendingReview => {
+                reason_for(&record)
+            }
+            _ => None,
+        };
+        let payment = payment_info(order, record.state);
+        let update = self
+            .clarity
+            .set_status(&clarity_id, status, reason.as_deref(), payment.as_ref())
+            .await
+            .map_err(failure)?;
+        tracing::info!(state = %record.state, clarity_status = %status, update = ?std::mem::discriminant(&update), "Clarity status synced");
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ERP + CRM
+// ---------------------------------------------------------------------------------------------
+
+/// erp-sync: NetSuite customer, sales order and customer deposit; Salesforce fraud case. Each
+/// by external id; the internal ids are linked back onto the order (the unified customer
+/// record: Clarity, Cybersource TMS, ERP and CRM ids side by side).
+pub struct ErpSync {
+    pub store: Arc<dyn OrderStore>,
+    pub clock: Arc<dyn Clock>,
+    pub erp: Arc<dyn ErpApi>,
+    pub crm: Arc<dyn CrmApi>,
+    pub erp_mapping: ErpMapping,
+    pub crm_mapping: CrmMapping,
+}
+
+/// States in which the order is a sale the ERP should know (authorized or beyond).
+const SALE_STATES: &[OrderState] = &[
+    OrderState::Authorized,
+    OrderState::Capturing,
+    OrderState::Captured,
+    OrderState::Refunding,
+    OrderState::PartiallyRefunded,
+    OrderState::Refunded,
+    OrderState::Disputed,
+    OrderState::DisputeWon,
+    OrderState::DisputeLost,
+];
+
+#[async_trait]
+impl MessageHandler for ErpSync {
+    async fn handle(&self, message: &QueueMessage) -> Result<(), StepFailure> {
+        let nudge: SyncNudge = parse(&message.body)?;
+        let record = read(&*self.store, &nudge).await?;
+        let mut order = record.order.clone();
+        let map_err = |e: o2c_connectors::mapping::MappingError| failure(e);
+
+        let customer = self
+            .erp
+            .upsert(&customer_record(&order, &self.erp_mapping).map_err(map_err)?)
+            .await
+            .map_err(failure)?;
+        if let Some(id) = customer.internal_id {
+            order.customer.external.erp = Some(id);
+        }
+        if SALE_STATES.contains(&record.state) {
+            let so = self
+                .erp
+                .upsert(&sales_order_record(&order, &self.erp_mapping).map_err(map_err)?)
+                .await
+                .map_err(failure)?;
+            if let Some(id) = so.internal_id {
+                order.external.erp = Some(id);
+            }
+        }
+        if order
+            .payment
+            .as_ref()
+            .is_some_and(|p| !p.captured.is_zero())
+        {
+            self.erp
+                .upsert(&customer_deposit_record(&order, &self.erp_mapping).map_err(map_err)?)
+                .await
+                .map_err(failure)?;
+        }
+        if let Some(auth) =
+            authorization(&record).filter(|a| a.result.outcome == PaymentOutcome::RejectedByFraud)
+        {
+            let fraud = FraudAssessment::from_risk(
+                auth.result.id.clone(),
+                auth.result
+                    .risk_decision
+                    .clone()
+                    .unwrap_or_else(|| "REJECT".into()),
+                auth.result.error_reason.clone(),
+                &auth.result.risk.clone().unwrap_or_default(),
+            );
+            let case = self
+                .crm
+                .upsert_case(&fraud_case(&order, &fraud, &self.crm_mapping).map_err(map_err)?)
+                .await
+                .map_err(failure)?;
+            if let Some(id) = case.id {
+                order.external.crm = Some(id);
+            }
+        }
+        self.link(&record, order).await
+    }
+}
+
+impl ErpSync {
+    /// Write the linked ids onto the order, if they changed. Not while a step holds the order
+    /// (its recorded document would overwrite ours): retry later, the upserts are idempotent.
+    async fn link(
+        &self,
+        record: &OrderRecord,
+        order: o2c_domain::Order,
+    ) -> Result<(), StepFailure> {
+        if order == record.order {
+            return Ok(());
+        }
+        if record.state.is_in_progress() {
+            return Err(StepFailure::RetryLater(format!(
+                "order {} is {}; linking ERP/CRM ids after the step",
+                order.id, record.state
+            )));
+        }
+        let entry = TimelineEntry::new(
+            self.clock.now(),
+            "erp-sync.linked",
+            format!(
+                "ERP customer {}, sales order {}, CRM case {}",
+                order.customer.external.erp.as_deref().unwrap_or("-"),
+                order.external.erp.as_deref().unwrap_or("-"),
+                order.external.crm.as_deref().unwrap_or("-")
+            ),
+        );
+        let change = Change {
+            order: Some(order),
+            ..Change::note(entry)
+        };
+        match self
+            .store
+            .update(
+                &record.order.id,
+                Expect::StateVersion {
+                    state: record.state,
+                    version: record.version,
+                },
+                change,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::ConditionFailed { .. }) => Err(StepFailure::RetryLater(
+                "order changed while linking; will retry".into(),
+            )),
+            Err(e) => Err(StepFailure::RetryLater(e.to_string())),
+        }
+    }
+}

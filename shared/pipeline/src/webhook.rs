@@ -1,0 +1,272 @@
+//! The Clarity webhook receiver (API Gateway HTTP API, payload 2.0).
+//!
+//! Verify the signature on the raw bytes (1 MiB cap, timestamp window, constant-time compare
+//! against every `v1=`, header/body id match) → refuse any payload holding a card-number-like
+//! value (422 + `CardDataRefused` metric, nothing stored) → parse and map (a mapping error names
+//! the field; 422, nothing stored) → record the event id (conditional put) → act → answer fast.
+//!
+//! Acting is idempotent and healing: `order.created` creates the order in `Received` (conditional
+//! put) and queues its authorization with a deterministic dedup id. A duplicate delivery answers
+//! 200 and does nothing — unless an earlier delivery died between recording and queueing, in
+//! which case the order is still `Received` and the (same) authorization message is sent again.
+
+// Errors here are complete HTTP responses, built once per request on the way out; boxing them
+// would only add an allocation.
+#![allow(clippy::result_large_err)]
+
+use crate::messages::PaymentCommand;
+use async_trait::async_trait;
+use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use base64::Engine;
+use o2c_connectors::clarity::events::ClarityEvent;
+use o2c_connectors::clarity::webhook::{WebhookHeaders, WebhookVerifier};
+use o2c_connectors::mapping::clarity::{order_to_canonical, refund_from_return};
+use o2c_domain::card::contains_card_number;
+use o2c_domain::ports::{
+    Clock, IdempotencyRecord, OrderRecord, OrderStore, Publisher, PutOutcome, StoreError,
+};
+use o2c_domain::{OrderId, OrderState, TimelineEntry};
+use o2c_runtime::lambda::{json_response, problem, HttpHandler};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Idempotency scope of Clarity events.
+pub const SCOPE: &str = "clarity-webhook";
+
+pub struct ClarityWebhook {
+    pub verifier: WebhookVerifier,
+    pub store: Arc<dyn OrderStore>,
+    pub publisher: Arc<dyn Publisher>,
+    pub clock: Arc<dyn Clock>,
+    /// How long event ids are remembered: longer than Clarity's redelivery schedule.
+    pub remember: Duration,
+    /// Function name, for metrics.
+    pub function: &'static str,
+}
+
+/// The raw request body, as sent.
+pub fn raw_body(req: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiGatewayV2httpResponse> {
+    let body = req.body.as_deref().unwrap_or("");
+    if req.is_base64_encoded {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|_| problem(400, "body_malformed", "body is not valid base64"))
+    } else {
+        Ok(body.as_bytes().to_vec())
+    }
+}
+
+/// Hex SHA-256 of a payload.
+pub fn payload_hash(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn header<'a>(req: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn unavailable(e: impl std::fmt::Display) -> ApiGatewayV2httpResponse {
+    tracing::error!(error = %e, "webhook could not be recorded; the sender will retry");
+    problem(503, "unavailable", "temporarily unavailable; retry later")
+}
+
+impl ClarityWebhook {
+    async fn receive(
+        &self,
+        req: &ApiGatewayV2httpRequest,
+    ) -> Result<ApiGatewayV2httpResponse, ApiGatewayV2httpResponse> {
+        let body = raw_body(req)?;
+        let headers = WebhookHeaders::from_lookup(|n| header(req, n));
+        let now = self.clock.now();
+        let verified = self
+            .verifier
+            .verify(&headers, &body, now.epoch_seconds())
+            .map_err(|e| {
+                tracing::warn!(code = e.code(), "webhook refused");
+                problem(e.http_status(), e.code(), &e.to_string())
+            })?;
+        let event_id = verified.envelope.id.clone();
+        let span = tracing::info_span!("clarity_event", event_id = %event_id, event_type = %verified.envelope.event_type);
+        let _g = span.enter();
+        if contains_card_number(&String::from_utf8_lossy(&body)) {
+            o2c_runtime::metrics::count(self.function, "CardDataRefused");
+            tracing::error!("refused: the payload holds a card-number-like value; nothing stored");
+            return Err(problem(
+                422,
+                "card_data_refused",
+                "the payload holds a value that looks like a card number; card data is never accepted (send a Cybersource token)",
+            ));
+        }
+        let event = ClarityEvent::from_envelope(&verified.envelope)
+            .map_err(|e| problem(e.http_status(), e.code(), &e.to_string()))?;
+        let hash = payload_hash(&body);
+        match event {
+            ClarityEvent::OrderCreated { order } => {
+                let order = order_to_canonical(&order)
+                    .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
+                let duplicate = self.remember_event(&event_id, &hash).await?;
+                let entry =
+                    TimelineEntry::new(now, "order.received", "Clarity order.created webhook")
+                        .with_ref(event_id.clone());
+                let id = order.id.clone();
+                let record = OrderRecord::received(order, entry);
+                let created = match self.store.create(&record).await {
+                    Ok(()) => true,
+                    Err(StoreError::AlreadyExists(_)) => false,
+                    Err(e) => return Err(unavailable(e)),
+                };
+                let current = if created {
+                    OrderState::Received
+                } else {
+                    self.state_of(&id).await?
+                };
+                if current == OrderState::Received {
+                    let m = PaymentCommand::Authorize {
+                        order_id: id.clone(),
+                    }
+                    .message("webhook");
+                    self.publisher.publish(&m).await.map_err(unavailable)?;
+                }
+                tracing::info!(order_id = %id, created, duplicate, "order.created handled");
+                Ok(if created {
+                    json_response(202, &json!({"status": "accepted", "order_id": id}))
+                } else {
+                    json_response(200, &json!({"status": "duplicate", "order_id": id}))
+                })
+            }
+            ClarityEvent::OrderCancelled { order, reason, .. } => {
+                let id = OrderId::new(order.id.clone())
+                    .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
+                let duplicate = self.remember_event(&event_id, &hash).await?;
+                let state = self.state_of(&id).await?;
+                let reason = reason.unwrap_or_else(|| "cancelled in Clarity".into());
+                let command = match state {
+                    OrderState::Received
+                    | OrderState::Authorizing
+                    | OrderState::Authorized
+                    | OrderState::PendingReview => Some(PaymentCommand::Void {
+                        order_id: id.clone(),
+                        reason: reason.clone(),
+                    }),
+                    _ => None,
+                };
+                if let Some(c) = &command {
+                    self.publisher
+                        .publish(&c.message(&format!("cancel-{}", short(&event_id))))
+                        .await
+                        .map_err(unavailable)?;
+                }
+                tracing::info!(order_id = %id, %state, duplicate, queued = command.is_some(), "order.cancelled handled");
+                Ok(json_response(
+                    if duplicate { 200 } else { 202 },
+                    &json!({"status": if command.is_some() { "cancelling" } else { "nothing_to_cancel" }, "order_id": id, "state": state}),
+                ))
+            }
+            ClarityEvent::ReturnRequested { request, .. } => {
+                let id = OrderId::new(request.order_id.clone())
+                    .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
+                let record = self
+                    .store
+                    .get(&id)
+                    .await
+                    .map_err(unavailable)?
+                    .ok_or_else(|| {
+                        problem(404, "order_not_found", &format!("order {id} is unknown"))
+                    })?;
+                let refund = refund_from_return(&request, &record.order)
+                    .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
+                let duplicate = self.remember_event(&event_id, &hash).await?;
+                let command = PaymentCommand::Refund {
+                    order_id: id.clone(),
+                    refund_id: refund.id.clone(),
+                    amount: refund.amount,
+                    reason: refund.reason.clone(),
+                };
+                self.publisher
+                    .publish(&command.message("return"))
+                    .await
+                    .map_err(unavailable)?;
+                tracing::info!(order_id = %id, refund_id = %refund.id, duplicate, "return.requested handled");
+                Ok(json_response(
+                    if duplicate { 200 } else { 202 },
+                    &json!({"status": "refund_requested", "order_id": id, "refund_id": refund.id}),
+                ))
+            }
+            ClarityEvent::Unknown { event_type } => {
+                tracing::info!(%event_type, "unknown Clarity event type acknowledged and ignored");
+                Ok(json_response(
+                    200,
+                    &json!({"status": "ignored", "type": event_type}),
+                ))
+            }
+            other => {
+                let kind = format!("{other:?}")
+                    .split([' ', '{', '('])
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                tracing::info!(event = %kind, "Clarity event not used by this integration; acknowledged");
+                Ok(json_response(200, &json!({"status": "ignored"})))
+            }
+        }
+    }
+
+    /// Record the event id; `true` when it was seen before with the same payload. The same id
+    /// with another payload is a conflict (409).
+    async fn remember_event(
+        &self,
+        event_id: &str,
+        hash: &str,
+    ) -> Result<bool, ApiGatewayV2httpResponse> {
+        let now = self.clock.now();
+        let record = IdempotencyRecord {
+            scope: SCOPE.into(),
+            key: event_id.to_string(),
+            payload_hash: hash.to_string(),
+            created_at: now,
+            expires_at: now.plus(self.remember),
+            result: None,
+        };
+        match self
+            .store
+            .put_idempotency(&record)
+            .await
+            .map_err(unavailable)?
+        {
+            PutOutcome::Created => Ok(false),
+            PutOutcome::Exists(prev) if prev.payload_hash == hash => Ok(true),
+            PutOutcome::Exists(_) => Err(problem(
+                409,
+                "event_id_reused",
+                "this event id was delivered before with a different payload",
+            )),
+        }
+    }
+
+    async fn state_of(&self, id: &OrderId) -> Result<OrderState, ApiGatewayV2httpResponse> {
+        self.store
+            .get(id)
+            .await
+            .map_err(unavailable)?
+            .map(|r| r.state)
+            .ok_or_else(|| problem(404, "order_not_found", &format!("order {id} is unknown")))
+    }
+}
+
+fn short(event_id: &str) -> String {
+    crate::messages::short_hash(event_id, 16)
+}
+
+#[async_trait]
+impl HttpHandler for ClarityWebhook {
+    async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+        match self.receive(&request).await {
+            Ok(r) | Err(r) => r,
+        }
+    }
+}
