@@ -1,26 +1,14 @@
 //! orders.fifo consumer: Cybersource authorization with Decision Manager.
 //! Thin: wires the shared adapters to a shared handler.
 
-use o2c_domain::ports::QueueName;
 use o2c_pipeline::app::payment_handler;
 use o2c_pipeline::handler::Accepts;
-use o2c_runtime::lambda::{run_sqs_function, Error, FunctionSpec};
-
-const SPEC: FunctionSpec = FunctionSpec {
-    name: "authorize",
-    sends_to: &[
-        QueueName::Captures,
-        QueueName::Refunds,
-        QueueName::ClaritySync,
-        QueueName::ErpSync,
-    ],
-    consumes: Some(QueueName::Orders),
-    secrets: &["CYBERSOURCE_SECRET_ID"],
-};
+use o2c_pipeline::specs;
+use o2c_runtime::lambda::{run_sqs_function, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run_sqs_function(&SPEC, |config, adapters| {
+    run_sqs_function(&specs::AUTHORIZE, |config, adapters| {
         payment_handler(config, adapters, Accepts::Authorize)
     })
     .await

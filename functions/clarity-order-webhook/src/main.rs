@@ -1,18 +1,11 @@
 //! Clarity order webhook (API Gateway HTTP API): verify, dedupe, record, enqueue.
 //! Thin: wires the shared adapters to a shared handler.
 
-use o2c_domain::ports::QueueName;
 use o2c_pipeline::app::clarity_webhook;
-use o2c_runtime::lambda::{run_http_function, Error, FunctionSpec};
-
-const SPEC: FunctionSpec = FunctionSpec {
-    name: "clarity-order-webhook",
-    sends_to: &[QueueName::Orders],
-    consumes: None,
-    secrets: &["CLARITY_SECRET_ID"],
-};
+use o2c_pipeline::specs;
+use o2c_runtime::lambda::{run_http_function, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run_http_function(&SPEC, clarity_webhook).await
+    run_http_function(&specs::CLARITY_ORDER_WEBHOOK, clarity_webhook).await
 }

@@ -135,6 +135,17 @@ pub async fn payment_handler(
     adapters: Adapters,
     accepts: Accepts,
 ) -> Result<Arc<dyn MessageHandler>, Error> {
+    Ok(Arc::new(
+        payment_handler_parts(config, adapters, accepts).await?,
+    ))
+}
+
+/// The payment handler, unboxed (tests swap its checkpoints).
+pub async fn payment_handler_parts(
+    config: FunctionConfig,
+    adapters: Adapters,
+    accepts: Accepts,
+) -> Result<PaymentHandler, Error> {
     let credentials = cybersource_credentials(&config, &adapters).await?;
     let client = CybersourceClient::new(&credentials, ClientConfig::default())?;
     let ctx = PaymentContext {
@@ -145,9 +156,9 @@ pub async fn payment_handler(
         // Leave a quarter of the function's time for recording and sending.
         call_budget: config.timeout * 3 / 4,
     };
-    Ok(Arc::new(PaymentHandler {
+    Ok(PaymentHandler {
         ports: ports(&config, &adapters),
         ctx,
         accepts,
-    }))
+    })
 }

@@ -10,5 +10,6 @@ pub mod faults;
 pub mod handler;
 pub mod messages;
 pub mod payment;
+pub mod specs;
 pub mod sync;
 pub mod webhook;

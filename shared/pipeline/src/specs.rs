@@ -1,0 +1,105 @@
+//! What each Lambda function is: its name, the queues it sends to, the queue it consumes and the
+//! secrets it reads. One place, used by the binaries, the local stack and the tests.
+
+use o2c_domain::ports::QueueName;
+use o2c_runtime::lambda::FunctionSpec;
+
+pub const AUTHORIZE: FunctionSpec = FunctionSpec {
+    name: "authorize",
+    sends_to: &[
+        QueueName::Captures,
+        QueueName::Refunds,
+        QueueName::ClaritySync,
+        QueueName::ErpSync,
+    ],
+    consumes: Some(QueueName::Orders),
+    secrets: &["CYBERSOURCE_SECRET_ID"],
+};
+
+pub const CAPTURE: FunctionSpec = FunctionSpec {
+    name: "capture",
+    sends_to: &[QueueName::ClaritySync, QueueName::ErpSync],
+    consumes: Some(QueueName::Captures),
+    secrets: &["CYBERSOURCE_SECRET_ID"],
+};
+
+pub const CHARGEBACK_POLLER: FunctionSpec = FunctionSpec {
+    name: "chargeback-poller",
+    sends_to: &[QueueName::ClaritySync, QueueName::ErpSync],
+    consumes: None,
+    secrets: &["CYBERSOURCE_SECRET_ID"],
+};
+
+pub const CLARITY_ORDER_WEBHOOK: FunctionSpec = FunctionSpec {
+    name: "clarity-order-webhook",
+    sends_to: &[QueueName::Orders],
+    consumes: None,
+    secrets: &["CLARITY_SECRET_ID"],
+};
+
+pub const CLARITY_SYNC: FunctionSpec = FunctionSpec {
+    name: "clarity-sync",
+    sends_to: &[],
+    consumes: Some(QueueName::ClaritySync),
+    secrets: &["CLARITY_SECRET_ID"],
+};
+
+pub const CYBERSOURCE_NOTIFICATION: FunctionSpec = FunctionSpec {
+    name: "cybersource-notification",
+    sends_to: &[
+        QueueName::Captures,
+        QueueName::Refunds,
+        QueueName::ClaritySync,
+        QueueName::ErpSync,
+    ],
+    consumes: None,
+    secrets: &["CYBERSOURCE_SECRET_ID"],
+};
+
+pub const DLQ_REDRIVE: FunctionSpec = FunctionSpec {
+    name: "dlq-redrive",
+    sends_to: &[
+        QueueName::Orders,
+        QueueName::Captures,
+        QueueName::Refunds,
+        QueueName::ClaritySync,
+        QueueName::ErpSync,
+    ],
+    consumes: None,
+    secrets: &[],
+};
+
+pub const ERP_POLLER: FunctionSpec = FunctionSpec {
+    name: "erp-poller",
+    sends_to: &[],
+    consumes: None,
+    secrets: &["ERP_SECRET_ID", "CLARITY_SECRET_ID"],
+};
+
+pub const ERP_SYNC: FunctionSpec = FunctionSpec {
+    name: "erp-sync",
+    sends_to: &[],
+    consumes: Some(QueueName::ErpSync),
+    secrets: &["ERP_SECRET_ID", "CRM_SECRET_ID"],
+};
+
+pub const REFUND: FunctionSpec = FunctionSpec {
+    name: "refund",
+    sends_to: &[QueueName::ClaritySync, QueueName::ErpSync],
+    consumes: Some(QueueName::Refunds),
+    secrets: &["CYBERSOURCE_SECRET_ID"],
+};
+
+/// Every function.
+pub const ALL: &[&FunctionSpec] = &[
+    &AUTHORIZE,
+    &CAPTURE,
+    &CHARGEBACK_POLLER,
+    &CLARITY_ORDER_WEBHOOK,
+    &CLARITY_SYNC,
+    &CYBERSOURCE_NOTIFICATION,
+    &DLQ_REDRIVE,
+    &ERP_POLLER,
+    &ERP_SYNC,
+    &REFUND,
+];
