@@ -148,3 +148,30 @@ async fn duplicate_webhooks_change_nothing() {
     assert_eq!(counts.get("authorization"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("capture"), Some(&1), "{counts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_on_the_same_message_charge_once() {
+    use o2c_domain::ports::QueueName;
+    use o2c_runtime::batch::QueueMessage;
+    let s = stack().await;
+    // The webhook creates the order and queues its authorization; instead of the bridge, two
+    // workers get the same message at the same time.
+    s.clarity_order("ORD-TWO", "buyer", "USD", json!({})).await;
+    let message = QueueMessage {
+        message_id: "m-1".into(),
+        body: r#"{"type":"authorize","order_id":"ORD-TWO"}"#.into(),
+        group_id: Some("ORD-TWO".into()),
+        dedup_id: Some("ORD-TWO-webhook-authorize".into()),
+        receive_count: 1,
+        source_arn: None,
+    };
+    let h = s.handlers[&QueueName::Orders].clone();
+    let (a, b) = tokio::join!(h.handle(&message), h.handle(&message));
+    println!("worker A: {a:?}\nworker B: {b:?}");
+    assert!(a.is_ok() || b.is_ok());
+    s.drain().await;
+    assert_eq!(s.state("ORD-TWO").await, OrderState::Captured);
+    let counts = ledger_counts(&s.ledger().await, "ORD-TWO");
+    assert_eq!(counts.get("authorization"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("capture"), Some(&1), "{counts:?}");
+}

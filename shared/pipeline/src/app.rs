@@ -124,7 +124,7 @@ pub fn ports(config: &FunctionConfig, adapters: &Adapters) -> Ports {
         store: adapters.store.clone(),
         publisher: adapters.publisher.clone(),
         clock: Arc::new(SystemClock),
-        lease: lease_for(config.timeout),
+        lease: config.lease.unwrap_or_else(|| lease_for(config.timeout)),
         checkpoints: checkpoints(),
     }
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct RandomCrashes {
     rate_per_million: u64,
     state: AtomicU64,
+    crashes: AtomicU64,
 }
 
 impl RandomCrashes {
@@ -17,6 +18,7 @@ impl RandomCrashes {
         RandomCrashes {
             rate_per_million: (rate.clamp(0.0, 1.0) * 1_000_000.0) as u64,
             state: AtomicU64::new(seed | 1),
+            crashes: AtomicU64::new(0),
         }
     }
 
@@ -28,6 +30,11 @@ impl RandomCrashes {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0x9E37_79B9_7F4A_7C15);
         Some(Self::new(rate, seed))
+    }
+
+    /// How many crashes were injected so far.
+    pub fn crashes(&self) -> u64 {
+        self.crashes.load(Ordering::Relaxed)
     }
 
     fn next(&self) -> u64 {
@@ -51,6 +58,7 @@ impl RandomCrashes {
 impl Checkpoints for RandomCrashes {
     fn reached(&self, step: &str, point: Checkpoint) -> Result<(), StepFailure> {
         if self.next() % 1_000_000 < self.rate_per_million {
+            self.crashes.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(step, ?point, "fault injection: crash");
             return Err(StepFailure::RetryLater(format!(
                 "injected crash in {step} at {point:?}"

@@ -125,6 +125,9 @@ pub struct FunctionConfig {
     /// The function's timeout (`FUNCTION_TIMEOUT_SECS`, default 30): claim leases and call
     /// budgets derive from it.
     pub timeout: std::time::Duration,
+    /// Claim lease override (`CLAIM_LEASE_SECS`); by default derived from the timeout. Only
+    /// test and local runs shorten it.
+    pub lease: Option<std::time::Duration>,
     pub stage: Stage,
     pub table_name: String,
     pub queue_urls: BTreeMap<QueueName, String>,
@@ -144,6 +147,11 @@ impl FunctionConfig {
     ) -> Result<FunctionConfig, ConfigError> {
         Ok(FunctionConfig {
             timeout: std::time::Duration::from_secs(env.u64_or("FUNCTION_TIMEOUT_SECS", 30)?),
+            lease: env
+                .optional("CLAIM_LEASE_SECS")
+                .map(|_| env.u64_or("CLAIM_LEASE_SECS", 0))
+                .transpose()?
+                .map(std::time::Duration::from_secs),
             stage: env.stage()?,
             table_name: env.required("TABLE_NAME")?,
             queue_urls: env.queue_urls(sends_to)?,

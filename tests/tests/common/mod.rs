@@ -25,6 +25,8 @@ pub struct Stack {
     pub aws: LocalAws,
     pub sdk: aws_config::SdkConfig,
     pub bridges: Vec<Bridge>,
+    /// The handler behind each queue (to invoke directly, e.g. two workers at once).
+    pub handlers: HashMap<QueueName, Arc<dyn o2c_runtime::batch::MessageHandler>>,
     pub store: Arc<dyn OrderStore>,
     pub webhook_base: String,
     pub http: reqwest::Client,
@@ -37,14 +39,20 @@ pub struct Options {
     pub checkpoints: Option<Arc<dyn Checkpoints>>,
     /// Delay before a failed message is visible again.
     pub retry_delay: Duration,
+    /// Claim lease (default: derived from the 10 s test timeout).
+    pub lease: Option<Duration>,
 }
 
 async fn boot(
     aws: &LocalAws,
     sdk: &aws_config::SdkConfig,
     spec: &FunctionSpec,
+    lease: Option<Duration>,
 ) -> (FunctionConfig, Adapters) {
     let mut vars = aws.env.clone();
+    if let Some(l) = lease {
+        vars.insert("CLAIM_LEASE_SECS".into(), l.as_secs().to_string());
+    }
     vars.insert("FUNCTION_TIMEOUT_SECS".into(), "10".into());
     vars.insert("SECRET_CACHE_TTL_SECS".into(), "300".into());
     let env = Env::from_pairs(vars);
@@ -71,8 +79,9 @@ impl Stack {
             (&specs::ERP_SYNC, QueueName::ErpSync),
         ];
         let mut store = None;
+        let mut handlers = HashMap::new();
         for (spec, queue) in consumers {
-            let (config, adapters) = boot(&aws, &sdk, spec).await;
+            let (config, adapters) = boot(&aws, &sdk, spec, options.lease).await;
             store.get_or_insert_with(|| adapters.store.clone() as Arc<dyn OrderStore>);
             let sink = adapters.dead_letters.clone().expect("consumer has a DLQ");
             let handler = match queue {
@@ -98,6 +107,7 @@ impl Stack {
                 function: spec.name.to_string(),
                 batch_size: 10,
             };
+            handlers.insert(queue, handler.clone());
             let invoker = Arc::new(InProcessInvoker { handler, sink });
             let mut bridge = Bridge::new(sqs.clone(), mapping, invoker, "us-east-1")
                 .await
@@ -105,7 +115,7 @@ impl Stack {
             bridge.retry_delay = options.retry_delay;
             bridges.push(bridge);
         }
-        let (config, adapters) = boot(&aws, &sdk, &specs::CLARITY_ORDER_WEBHOOK).await;
+        let (config, adapters) = boot(&aws, &sdk, &specs::CLARITY_ORDER_WEBHOOK, None).await;
         let webhook: Arc<dyn HttpHandler> = app::clarity_webhook(config, adapters).await.unwrap();
         let routes = Routes::new().post("/webhooks/clarity", webhook);
         let addr = serve(routes, 0).await.unwrap();
@@ -116,6 +126,7 @@ impl Stack {
             aws,
             sdk,
             bridges,
+            handlers,
             store: store.unwrap(),
             webhook_base,
             http,
