@@ -1,17 +1,11 @@
 //! Cybersource notifications (API Gateway HTTP API): verify, dedupe, map to domain events.
 //! Thin: wires the shared adapters to a shared handler.
 
+use o2c_pipeline::app::cybersource_notification;
 use o2c_pipeline::specs;
-use o2c_runtime::lambda::{run_http_function, Error, NotYetImplemented};
-use std::sync::Arc;
+use o2c_runtime::lambda::{run_http_function, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run_http_function(
-        &specs::CYBERSOURCE_NOTIFICATION,
-        |_config, _adapters| async {
-            Ok(Arc::new(NotYetImplemented(specs::CYBERSOURCE_NOTIFICATION.name)) as Arc<_>)
-        },
-    )
-    .await
+    run_http_function(&specs::CYBERSOURCE_NOTIFICATION, cybersource_notification).await
 }

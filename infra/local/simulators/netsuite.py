@@ -8,7 +8,7 @@
   `client_id`, `aud` the token URL, `scope` must hold `rest_webservices`, `exp` in the future and
   at most 60 min after `iat`. Uses `cryptography` when importable, else a small stdlib RSA
   verifier in this file (public-key operation + EMSA-PKCS1-v1_5 / EMSA-PSS checks).
-* records under `/services/rest/record/v1/`: `customer`, `salesOrder`, `customerDeposit`
+* records under `/services/rest/record/v1/`: `customer`, `salesOrder`, `customerDeposit`, `customerRefund`
   (POST create, GET, PATCH update, PUT upsert by `eid:<externalId>`, DELETE, list) and the
   read-only `itemFulfillment` and `inventoryItem` (seeded with admin calls). Writes answer
   204 + `Location`, errors use NetSuite's `o:errorDetails` shape.
@@ -56,10 +56,11 @@ COLLECTION_CT = "application/vnd.oracle.resource+json; type=collection"
 ALGS = ("PS256", "PS384", "PS512", "RS256", "RS384", "RS512")
 HASH = {"256": "sha256", "384": "sha384", "512": "sha512"}
 
-TYPES = {t.lower(): t for t in ("customer", "salesOrder", "customerDeposit", "itemFulfillment", "inventoryItem")}
-WRITABLE = {"customer", "salesOrder", "customerDeposit"}
-FIRST_ID = {"customer": 1001, "salesOrder": 5001, "customerDeposit": 8001, "itemFulfillment": 9001,
-            "inventoryItem": 301}
+TYPES = {t.lower(): t for t in ("customer", "salesOrder", "customerDeposit", "customerRefund", "itemFulfillment",
+                                 "inventoryItem")}
+WRITABLE = {"customer", "salesOrder", "customerDeposit", "customerRefund"}
+FIRST_ID = {"customer": 1001, "salesOrder": 5001, "customerDeposit": 8001, "customerRefund": 8501,
+            "itemFulfillment": 9001, "inventoryItem": 301}
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 ROUTE_NAMES = ("token", "list", "create", "get", "upsert", "update", "delete")
 STATUS_SECTION = {400: "15.5.1", 401: "15.5.2", 403: "15.5.4", 404: "15.5.5", 405: "15.5.6", 409: "15.5.10",
@@ -340,6 +341,12 @@ class NetSuiteSim(BaseSim):
             doc.pop(ro, None)
         if rtype == "salesOrder" and "entity" in doc:
             doc["entity"] = self.resolve_ref(doc["entity"], "customer", "entity")
+        if rtype == "customerRefund":
+            if "customer" in doc:
+                doc["customer"] = self.resolve_ref(doc["customer"], "customer", "customer")
+            if not (isinstance(doc.get("total"), (int, float)) and not isinstance(doc.get("total"), bool)
+                    and doc["total"] > 0):
+                raise NsError(400, "USER_ERROR", "Invalid total: a positive number is required.")
         if rtype == "customerDeposit":
             if "customer" in doc:
                 doc["customer"] = self.resolve_ref(doc["customer"], "customer", "customer")

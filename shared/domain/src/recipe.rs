@@ -114,6 +114,8 @@ pub enum StepDone {
     },
     /// The effect had been recorded before; its messages were sent again.
     AlreadyRecorded { effect_key: String },
+    /// The order is in a state where the step is moot (see [`Step::skip_states`]).
+    Skipped { state: OrderState },
 }
 
 /// One step of the pipeline (authorize, capture, void, refund, ...).
@@ -140,6 +142,12 @@ pub trait Step: Send + Sync {
     /// States in which the step is not refused but must wait (retry later): an earlier step has
     /// not finished yet (a cancellation that arrives while the authorization is still running).
     fn wait_states(&self) -> &'static [OrderState] {
+        &[]
+    }
+
+    /// States in which the step is moot and the message is acknowledged without an effect
+    /// (a capture for an order that was cancelled meanwhile).
+    fn skip_states(&self) -> &'static [OrderState] {
         &[]
     }
 
@@ -300,6 +308,11 @@ pub async fn run_step<S: Step>(
                 )));
             }
             _ => {
+                if step.skip_states().contains(&record.state) {
+                    return Ok(StepDone::Skipped {
+                        state: record.state,
+                    });
+                }
                 if step.wait_states().contains(&record.state) {
                     return Err(StepFailure::RetryLater(format!(
                         "{} waits: order {id} is still {}",

@@ -2,6 +2,7 @@
 //! the AWS adapters, reading credentials from Secrets Manager at cold start.
 
 use crate::handler::{Accepts, PaymentHandler, Ports};
+use crate::notification::CybersourceNotification;
 use crate::payment::{PaymentContext, Route, SingleRoute};
 use crate::sync::{ClaritySync, ErpSync};
 use crate::webhook::ClarityWebhook;
@@ -64,6 +65,41 @@ pub async fn clarity_webhook(
         clock: Arc::new(SystemClock),
         remember: std::time::Duration::from_secs(7 * 24 * 3600),
         function: "clarity-order-webhook",
+    }))
+}
+
+/// The Cybersource routes (one merchant id today; the routing seam takes more).
+pub async fn payment_context(
+    config: &FunctionConfig,
+    adapters: &Adapters,
+) -> Result<(PaymentContext, CybersourceCredentials), Error> {
+    let credentials = cybersource_credentials(config, adapters).await?;
+    let client = CybersourceClient::new(&credentials, ClientConfig::default())?;
+    let ctx = PaymentContext {
+        router: Arc::new(SingleRoute(Route {
+            name: credentials.merchant_id.clone(),
+            gateway: Arc::new(client),
+        })),
+        // Leave a quarter of the function's time for recording and sending.
+        call_budget: config.timeout * 3 / 4,
+    };
+    Ok((ctx, credentials))
+}
+
+/// The cybersource-notification handler.
+pub async fn cybersource_notification(
+    config: FunctionConfig,
+    adapters: Adapters,
+) -> Result<Arc<dyn HttpHandler>, Error> {
+    let (payments, credentials) = payment_context(&config, &adapters).await?;
+    Ok(Arc::new(CybersourceNotification {
+        verifier: credentials.webhook_verifier()?,
+        store: adapters.store.clone(),
+        publisher: adapters.publisher.clone(),
+        clock: Arc::new(SystemClock),
+        payments,
+        remember: std::time::Duration::from_secs(7 * 24 * 3600),
+        function: "cybersource-notification",
     }))
 }
 
@@ -146,16 +182,7 @@ pub async fn payment_handler_parts(
     adapters: Adapters,
     accepts: Accepts,
 ) -> Result<PaymentHandler, Error> {
-    let credentials = cybersource_credentials(&config, &adapters).await?;
-    let client = CybersourceClient::new(&credentials, ClientConfig::default())?;
-    let ctx = PaymentContext {
-        router: Arc::new(SingleRoute(Route {
-            name: credentials.merchant_id.clone(),
-            gateway: Arc::new(client),
-        })),
-        // Leave a quarter of the function's time for recording and sending.
-        call_budget: config.timeout * 3 / 4,
-    };
+    let (ctx, _) = payment_context(&config, &adapters).await?;
     Ok(PaymentHandler {
         ports: ports(&config, &adapters),
         ctx,

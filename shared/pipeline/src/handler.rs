@@ -3,6 +3,7 @@
 use crate::messages::PaymentCommand;
 use crate::payment::authorize::AuthorizeStep;
 use crate::payment::capture::CaptureStep;
+use crate::payment::refund::{RefundRequest, RefundStep};
 use crate::payment::void::{VoidInput, VoidStep};
 use crate::payment::PaymentContext;
 use async_trait::async_trait;
@@ -51,6 +52,53 @@ pub struct PaymentHandler {
     pub accepts: Accepts,
 }
 
+impl PaymentHandler {
+    /// Is the order captured (so a cancellation must become a refund)?
+    async fn captured(&self, order_id: &o2c_domain::OrderId) -> Result<bool, StepFailure> {
+        let record = self.ports.store.get(order_id).await?;
+        Ok(record.is_some_and(|r| {
+            matches!(
+                r.state,
+                o2c_domain::OrderState::Captured | o2c_domain::OrderState::PartiallyRefunded
+            )
+        }))
+    }
+
+    /// A cancellation after capture: one refund of everything still refundable, under the
+    /// refund id `cancel` (so a repeated cancellation is the same refund).
+    async fn refund_all(
+        &self,
+        order_id: &o2c_domain::OrderId,
+        reason: &str,
+        deps: &Deps<'_>,
+    ) -> Result<StepDone, StepFailure> {
+        let record = self
+            .ports
+            .store
+            .get(order_id)
+            .await?
+            .ok_or_else(|| StepFailure::RetryLater(format!("order {order_id} vanished")))?;
+        let amount = record
+            .order
+            .refundable()
+            .map_err(|e| StepFailure::NonRetryable {
+                class: FailureClass::Validation,
+                reason: e.to_string(),
+            })?;
+        let step = RefundStep {
+            ctx: self.ctx.clone(),
+        };
+        let input = RefundRequest {
+            order_id: order_id.clone(),
+            refund_id: o2c_domain::RefundId::new("cancel").expect("a valid id"),
+            amount,
+            reason: format!("cancelled after capture: {reason}"),
+            requested_at: self.ports.clock.now(),
+        };
+        run_step(&step, deps, &input).await
+    }
+}
+
 /// Parse a message body, naming what is wrong.
 pub fn parse<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, StepFailure> {
     serde_json::from_str(body).map_err(|e| StepFailure::NonRetryable {
@@ -77,6 +125,12 @@ impl MessageHandler for PaymentHandler {
                 };
                 run_step(&step, &deps, order_id).await?
             }
+            (PaymentCommand::Void { order_id, reason }, Accepts::VoidOrRefund)
+                if self.captured(order_id).await? =>
+            {
+                // The capture won the race with the cancellation: refund what is refundable.
+                self.refund_all(order_id, reason, &deps).await?
+            }
             (PaymentCommand::Void { order_id, reason }, Accepts::VoidOrRefund) => {
                 let step = VoidStep {
                     ctx: self.ctx.clone(),
@@ -84,6 +138,27 @@ impl MessageHandler for PaymentHandler {
                 let input = VoidInput {
                     order_id: order_id.clone(),
                     reason: reason.clone(),
+                };
+                run_step(&step, &deps, &input).await?
+            }
+            (
+                PaymentCommand::Refund {
+                    order_id,
+                    refund_id,
+                    amount,
+                    reason,
+                },
+                Accepts::VoidOrRefund,
+            ) => {
+                let step = RefundStep {
+                    ctx: self.ctx.clone(),
+                };
+                let input = RefundRequest {
+                    order_id: order_id.clone(),
+                    refund_id: refund_id.clone(),
+                    amount: *amount,
+                    reason: reason.clone(),
+                    requested_at: self.ports.clock.now(),
                 };
                 run_step(&step, &deps, &input).await?
             }

@@ -23,16 +23,25 @@ pub const CAPTURE: FunctionSpec = FunctionSpec {
     secrets: &["CYBERSOURCE_SECRET_ID"],
 };
 
+/// Writes the dispute's effects itself (ERP record, CRM case, Clarity status + metadata): no
+/// queue, four secrets (see `pollers::chargeback`).
 pub const CHARGEBACK_POLLER: FunctionSpec = FunctionSpec {
     name: "chargeback-poller",
-    sends_to: &[QueueName::ClaritySync, QueueName::ErpSync],
+    sends_to: &[],
     consumes: None,
-    secrets: &["CYBERSOURCE_SECRET_ID"],
+    secrets: &[
+        "CYBERSOURCE_SECRET_ID",
+        "CLARITY_SECRET_ID",
+        "ERP_SECRET_ID",
+        "CRM_SECRET_ID",
+    ],
 };
 
+/// Sends to orders (new orders to authorize) and refunds (cancellations → void, returns →
+/// refund).
 pub const CLARITY_ORDER_WEBHOOK: FunctionSpec = FunctionSpec {
     name: "clarity-order-webhook",
-    sends_to: &[QueueName::Orders],
+    sends_to: &[QueueName::Orders, QueueName::Refunds],
     consumes: None,
     secrets: &["CLARITY_SECRET_ID"],
 };

@@ -12,10 +12,12 @@ use async_trait::async_trait;
 use o2c_connectors::clarity::ClarityApi;
 use o2c_connectors::cybersource::PaymentOutcome;
 use o2c_connectors::mapping::clarity::{
-    clarity_status_for, customer_to_clarity, payment_info, status_to_push,
+    clarity_status_for, clarity_transition_allowed, customer_to_clarity, payment_info,
+    status_to_push,
 };
 use o2c_connectors::mapping::netsuite::{
-    customer_deposit_record, customer_record, sales_order_record, ErpMapping,
+    customer_deposit_record, customer_record, customer_refund_record, sales_order_record,
+    ErpMapping,
 };
 use o2c_connectors::mapping::salesforce::{fraud_case, CrmMapping, FraudAssessment};
 use o2c_connectors::netsuite::ErpApi;
@@ -99,10 +101,19 @@ impl MessageHandler for ClaritySync {
             tracing::info!(state = %record.state, "Clarity already in step");
             return Ok(());
         };
+        if !clarity_transition_allowed(current.value.status, status) {
+            // E.g. a dispute on an order the merchant already shipped: Clarity's status belongs
+            // to the merchant from there on (the chargeback poller records it as metadata).
+            tracing::info!(state = %record.state, clarity_status = %current.value.status, wanted = %status,
+                "Clarity does not allow this status change; left as is");
+            return Ok(());
+        }
         let reason = match record.state {
-            OrderState::Declined | OrderState::Rejected | OrderState::PendingReview => {
-                reason_for(&record)
-            }
+            OrderState::Declined
+            | OrderState::Rejected
+            | OrderState::PendingReview
+            | OrderState::Disputed
+            | OrderState::DisputeLost => reason_for(&record),
             _ => None,
         };
         let payment = payment_info(order, record.state);
@@ -181,15 +192,30 @@ impl MessageHandler for ErpSync {
                 .await
                 .map_err(failure)?;
         }
-        if let Some(auth) =
-            authorization(&record).filter(|a| a.result.outcome == PaymentOutcome::RejectedByFraud)
+        for refund in order
+            .refunds
+            .iter()
+            .filter(|r| r.status == o2c_domain::RefundStatus::Succeeded)
         {
-            let fraud = FraudAssessment::from_risk(
-                auth.result.id.clone(),
+            let record =
+                customer_refund_record(&order, refund, &self.erp_mapping).map_err(map_err)?;
+            self.erp.upsert(&record).await.map_err(failure)?;
+        }
+        let reviewer_rejected = record.timeline.iter().any(|e| e.what == "review.rejected");
+        if let Some(auth) = authorization(&record)
+            .filter(|a| a.result.outcome == PaymentOutcome::RejectedByFraud || reviewer_rejected)
+        {
+            let decision = if reviewer_rejected {
+                "REJECT (case review)".to_string()
+            } else {
                 auth.result
                     .risk_decision
                     .clone()
-                    .unwrap_or_else(|| "REJECT".into()),
+                    .unwrap_or_else(|| "REJECT".into())
+            };
+            let fraud = FraudAssessment::from_risk(
+                auth.result.id.clone(),
+                decision,
                 auth.result.error_reason.clone(),
                 &auth.result.risk.clone().unwrap_or_default(),
             );

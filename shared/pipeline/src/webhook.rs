@@ -149,7 +149,10 @@ impl ClarityWebhook {
                     OrderState::Received
                     | OrderState::Authorizing
                     | OrderState::Authorized
-                    | OrderState::PendingReview => Some(PaymentCommand::Void {
+                    | OrderState::PendingReview
+                    // After capture the refund function turns the cancellation into a refund.
+                    | OrderState::Captured
+                    | OrderState::PartiallyRefunded => Some(PaymentCommand::Void {
                         order_id: id.clone(),
                         reason: reason.clone(),
                     }),

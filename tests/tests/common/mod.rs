@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod invariants;
+
 use o2c_domain::ports::{OrderRecord, OrderStore, QueueName};
 use o2c_domain::recipe::Checkpoints;
 use o2c_domain::{OrderId, OrderState};
@@ -117,7 +119,13 @@ impl Stack {
         }
         let (config, adapters) = boot(&aws, &sdk, &specs::CLARITY_ORDER_WEBHOOK, None).await;
         let webhook: Arc<dyn HttpHandler> = app::clarity_webhook(config, adapters).await.unwrap();
-        let routes = Routes::new().post("/webhooks/clarity", webhook);
+        let (config, adapters) = boot(&aws, &sdk, &specs::CYBERSOURCE_NOTIFICATION, None).await;
+        let notification: Arc<dyn HttpHandler> = app::cybersource_notification(config, adapters)
+            .await
+            .unwrap();
+        let routes = Routes::new()
+            .post("/webhooks/clarity", webhook)
+            .post("/webhooks/cybersource", notification);
         let addr = serve(routes, 0).await.unwrap();
         let webhook_base = format!("http://{addr}");
         let http = reqwest::Client::new();
@@ -136,6 +144,13 @@ impl Stack {
                 "clarity",
                 "config",
                 json!({"webhook_url": format!("{}/webhooks/clarity", stack.webhook_base)}),
+            )
+            .await;
+        stack
+            .admin(
+                "cybersource",
+                "config",
+                json!({"notify_url": format!("{}/webhooks/cybersource", stack.webhook_base)}),
             )
             .await;
         stack
@@ -232,20 +247,58 @@ impl Stack {
         v["entries"].as_array().cloned().unwrap_or_default()
     }
 
-    /// Messages in a DLQ (received with a short visibility so they stay).
+    /// Every message in a DLQ. They are hidden for a minute while read (so each is read once),
+    /// then visible again; call it at the end of a test.
     pub async fn dlq(&self, queue: QueueName) -> Vec<aws_sdk_sqs::types::Message> {
         let sqs = aws_sdk_sqs::Client::new(&self.sdk);
         let url = self.aws.var(queue.dlq_url_env());
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
-            .message_attribute_names("All")
-            .send()
+        let mut all = Vec::new();
+        loop {
+            let out = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .visibility_timeout(60)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .unwrap();
+            let batch = out.messages.unwrap_or_default();
+            if batch.is_empty() {
+                break;
+            }
+            all.extend(batch);
+        }
+        for m in &all {
+            if let Some(h) = m.receipt_handle() {
+                let _ = sqs
+                    .change_message_visibility()
+                    .queue_url(url)
+                    .receipt_handle(h)
+                    .visibility_timeout(0)
+                    .send()
+                    .await;
+            }
+        }
+        all
+    }
+
+    /// The operator's move after an incident: replay every dead letter as it is
+    /// (`dlq-redrive` `{"action":"replay","queue":"all","dry_run":false}`), built like the Lambda.
+    pub async fn redrive_all(&self) -> Value {
+        let env = Env::from_pairs(self.aws.env.clone());
+        let spec = &specs::DLQ_REDRIVE;
+        let config =
+            FunctionConfig::load(&env, spec.sends_to, spec.consumes, spec.secrets).unwrap();
+        let adapters = Adapters::with_sdk(self.sdk.clone(), &config, &env)
             .await
             .unwrap();
-        out.messages.unwrap_or_default()
+        let redrive =
+            o2c_pipeline::redrive::Redrive::from_config(&config, &env, &adapters).unwrap();
+        redrive
+            .handle_json(json!({"action": "replay", "queue": "all", "dry_run": false}))
+            .await
+            .unwrap()
     }
 }
 
@@ -260,4 +313,193 @@ pub fn ledger_counts(ledger: &[Value], order: &str) -> HashMap<String, usize> {
         }
     }
     out
+}
+
+/// The scheduled pollers, wired like their binaries (same specs, same app functions).
+impl Stack {
+    /// The chargeback-poller, ready to `run(event)`.
+    pub async fn chargeback_poller(
+        &self,
+    ) -> Arc<o2c_pipeline::pollers::chargeback::ChargebackPoller> {
+        let (config, adapters) = boot(&self.aws, &self.sdk, &specs::CHARGEBACK_POLLER, None).await;
+        o2c_pipeline::pollers::app::chargeback_poller(config, adapters)
+            .await
+            .unwrap()
+    }
+
+    /// The erp-poller, ready to `run(event)`.
+    pub async fn erp_poller(&self) -> Arc<o2c_pipeline::pollers::erp::ErpPoller> {
+        let (config, adapters) = boot(&self.aws, &self.sdk, &specs::ERP_POLLER, None).await;
+        o2c_pipeline::pollers::app::erp_poller(config, adapters)
+            .await
+            .unwrap()
+    }
+}
+
+/// What a request could have changed in AWS: every item of every table, and the approximate
+/// message counts of every queue and DLQ. Two snapshots compare equal when nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSnapshot {
+    /// Table name → its items, each rendered with sorted attribute names, sorted.
+    pub items: std::collections::BTreeMap<String, Vec<String>>,
+    /// Queue name → (visible, in flight, delayed).
+    pub queues: std::collections::BTreeMap<String, (i64, i64, i64)>,
+}
+
+impl AwsSnapshot {
+    /// Human-readable differences from `before` (empty when equal).
+    pub fn diff(&self, before: &AwsSnapshot) -> Vec<String> {
+        let mut out = Vec::new();
+        for (table, items) in &self.items {
+            let old = before.items.get(table).cloned().unwrap_or_default();
+            for i in items.iter().filter(|i| !old.contains(i)) {
+                out.push(format!("{table}: + {}", &i[..i.len().min(300)]));
+            }
+            for i in old.iter().filter(|i| !items.contains(i)) {
+                out.push(format!("{table}: - {}", &i[..i.len().min(300)]));
+            }
+        }
+        for (q, counts) in &self.queues {
+            let old = before.queues.get(q).copied().unwrap_or_default();
+            if *counts != old {
+                out.push(format!(
+                    "{q}: (visible, in flight, delayed) {old:?} → {counts:?}"
+                ));
+            }
+        }
+        out
+    }
+
+    /// Messages across every queue and DLQ.
+    pub fn messages(&self) -> i64 {
+        self.queues.values().map(|(a, b, c)| a + b + c).sum()
+    }
+
+    /// Items across every table.
+    pub fn item_count(&self) -> usize {
+        self.items.values().map(Vec::len).sum()
+    }
+}
+
+/// The card-data scan's report (`infra/local/cardscan.py --json`).
+#[derive(Debug, Clone)]
+pub struct CardScan {
+    /// Card-number-like runs found (0 is the goal).
+    pub hits: u64,
+    /// 0 clean, 1 hits, 2 the scan could not run.
+    pub exit: i32,
+    /// `{total_hits, sources: [{kind, name, read, hits, notes, examples}]}`.
+    pub report: Value,
+}
+
+impl Stack {
+    /// Snapshot every table (full consistent scan) and every queue's approximate counts.
+    pub async fn aws_snapshot(&self) -> AwsSnapshot {
+        let ddb = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let mut items = std::collections::BTreeMap::new();
+        let tables = ddb.list_tables().send().await.unwrap();
+        for table in tables.table_names() {
+            let mut rows = Vec::new();
+            let mut start = None;
+            loop {
+                let page = ddb
+                    .scan()
+                    .table_name(table)
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .unwrap();
+                for item in page.items() {
+                    let sorted: std::collections::BTreeMap<_, _> = item.iter().collect();
+                    rows.push(format!("{sorted:?}"));
+                }
+                start = page.last_evaluated_key().cloned();
+                if start.is_none() {
+                    break;
+                }
+            }
+            rows.sort();
+            items.insert(table.clone(), rows);
+        }
+        let mut queues = std::collections::BTreeMap::new();
+        let urls = sqs.list_queues().send().await.unwrap();
+        for url in urls.queue_urls() {
+            use aws_sdk_sqs::types::QueueAttributeName as A;
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(A::ApproximateNumberOfMessages)
+                .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+                .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+                .send()
+                .await
+                .unwrap();
+            let get = |a: A| -> i64 {
+                attrs
+                    .attributes()
+                    .and_then(|m| m.get(&a))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
+            };
+            let name = url.rsplit('/').next().unwrap_or(url).to_string();
+            queues.insert(
+                name,
+                (
+                    get(A::ApproximateNumberOfMessages),
+                    get(A::ApproximateNumberOfMessagesNotVisible),
+                    get(A::ApproximateNumberOfMessagesDelayed),
+                ),
+            );
+        }
+        AwsSnapshot { items, queues }
+    }
+
+    /// Run the card-data scan (`infra/local/cardscan.py`) over this stack's tables and queues
+    /// (peeked, nothing deleted) and the given log files.
+    pub fn card_scan(&self, logs: &[std::path::PathBuf]) -> CardScan {
+        self.card_scan_with(logs, &[])
+    }
+
+    /// [`Stack::card_scan`] with extra `cardscan.py` arguments, e.g.
+    /// `["--ignore-field", "Timestamp"]` for logs holding EMF metric lines.
+    pub fn card_scan_with(&self, logs: &[std::path::PathBuf], args: &[&str]) -> CardScan {
+        let dir = std::env::temp_dir().join(format!(
+            "o2c-cardscan-{}-{}",
+            std::process::id(),
+            o2c_e2e::free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let env_file = dir.join("local.env");
+        let text: String = self
+            .aws
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        std::fs::write(&env_file, text).unwrap();
+        let out = std::process::Command::new(o2c_e2e::python())
+            .arg(o2c_e2e::repo_root().join("infra/local/cardscan.py"))
+            .arg("--json")
+            .arg("--env-file")
+            .arg(&env_file)
+            .args(args)
+            .args(logs)
+            .output()
+            .expect("run cardscan.py");
+        let _ = std::fs::remove_dir_all(&dir);
+        let exit = out.status.code().unwrap_or(2);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "cardscan.py (exit {exit}) printed no report: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        CardScan {
+            hits: report["total_hits"].as_u64().unwrap_or(0),
+            exit,
+            report,
+        }
+    }
 }

@@ -224,13 +224,14 @@ impl Bridge {
     }
 }
 
-/// Poll every bridge until all queues stay empty for `idle_rounds` consecutive rounds (or
-/// `deadline` passes). Returns the totals.
+/// Poll every bridge until all queues stay empty for `idle_rounds` consecutive rounds and hold
+/// no message in flight (a failed message waiting out its retry delay counts), or until
+/// `deadline` passes. Returns the totals.
 pub async fn drain(bridges: &[Bridge], idle_rounds: usize, deadline: Duration) -> PollStats {
     let start = std::time::Instant::now();
     let mut total = PollStats::default();
     let mut idle = 0;
-    while idle < idle_rounds && start.elapsed() < deadline {
+    while start.elapsed() < deadline {
         let rounds =
             futures::future::join_all(bridges.iter().map(|b| b.poll_once(Duration::from_secs(0))))
                 .await;
@@ -248,10 +249,38 @@ pub async fn drain(bridges: &[Bridge], idle_rounds: usize, deadline: Duration) -
         }
         if any {
             idle = 0;
-        } else {
-            idle += 1;
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
         }
+        idle += 1;
+        if idle >= idle_rounds {
+            let pending = futures::future::join_all(bridges.iter().map(Bridge::pending)).await;
+            if pending.iter().all(|p| *p == 0) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     total
+}
+
+impl Bridge {
+    /// Messages on the queue: visible, in flight (e.g. waiting out a retry delay) and delayed.
+    pub async fn pending(&self) -> i64 {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.mapping.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await;
+        match attrs {
+            Ok(a) => a
+                .attributes()
+                .map(|m| m.values().filter_map(|v| v.parse::<i64>().ok()).sum())
+                .unwrap_or(0),
+            Err(_) => 1,
+        }
+    }
 }

@@ -48,9 +48,23 @@ use OrderState as S;
 /// The one Clarity ⇄ domain status table (clarity.md §4.5; CEF keys in its last column).
 ///
 /// Domain states with no `ToClarity`/`Both` row (`Voiding`, `Refunding`, `PartiallyRefunded`,
-/// `Refunded`, `Disputed`, `DisputeWon`, `DisputeLost`) leave Clarity's status alone: Clarity has
-/// no word for them, and the fulfilment statuses (`processing`, `shipped`, `completed`) belong to
-/// the merchant. Those fulfilment statuses read as `Captured`: payment is settled.
+/// `Refunded`) leave Clarity's status alone: Clarity has no word for them, and the fulfilment
+/// statuses (`processing`, `shipped`, `completed`) belong to the merchant. Those fulfilment
+/// statuses read as `Captured`: payment is settled.
+///
+/// Disputes (chargebacks) are `ToClarity` only — Clarity's `on_hold`, `payment_received` and
+/// `payment_failed` already read as other states:
+/// - `Disputed → on_hold`: stop fulfilment while the issuer holds the funds (the reason text
+///   says which chargeback).
+/// - `DisputeWon → payment_received`: the funds came back, the payment stands, fulfilment may
+///   resume (from `on_hold`, Clarity allows only `payment_received`, not `processing`).
+/// - `DisputeLost → payment_failed`: the funds went back to the cardholder, so the order is
+///   unpaid. Not `cancelled` (terminal, and wrong for goods already sent) and not `on_hold`
+///   forever: `payment_failed` blocks fulfilment and still lets the merchant collect again
+///   (`pending_payment`) or cancel.
+///
+/// Clarity §4.5 allows none of these from `shipped`/`completed`/`cancelled` (see
+/// [`clarity_transition_allowed`]): a chargeback on a shipped order cannot move its status.
 pub const STATUS_MAP: &[(OrderState, ClarityStatus, Direction)] = &[
     (S::Received, C::PendingPayment, Both),
     (S::Authorizing, C::PendingPayment, ToClarity),
@@ -64,7 +78,53 @@ pub const STATUS_MAP: &[(OrderState, ClarityStatus, Direction)] = &[
     (S::Captured, C::Shipped, FromClarity),
     (S::Captured, C::Completed, FromClarity),
     (S::Voided, C::Cancelled, Both),
+    (S::Disputed, C::OnHold, ToClarity),
+    (S::DisputeWon, C::PaymentReceived, ToClarity),
+    (S::DisputeLost, C::PaymentFailed, ToClarity),
 ];
+
+/// Clarity's allowed status changes (clarity.md §4.5); any other change answers 409
+/// `invalid_status_transition`, and setting the current status again is a no-op.
+pub const CLARITY_TRANSITIONS: &[(ClarityStatus, &[ClarityStatus])] = &[
+    (
+        C::PendingPayment,
+        &[
+            C::PaymentReceived,
+            C::PaymentFailed,
+            C::OnHold,
+            C::Cancelled,
+        ],
+    ),
+    (
+        C::PaymentFailed,
+        &[C::PendingPayment, C::OnHold, C::Cancelled],
+    ),
+    (
+        C::OnHold,
+        &[
+            C::PaymentReceived,
+            C::PaymentFailed,
+            C::Cancelled,
+            C::PendingPayment,
+        ],
+    ),
+    (
+        C::PaymentReceived,
+        &[C::Processing, C::OnHold, C::Cancelled],
+    ),
+    (C::Processing, &[C::Shipped, C::OnHold, C::Cancelled]),
+    (C::Shipped, &[C::Completed]),
+    (C::Completed, &[]),
+    (C::Cancelled, &[]),
+];
+
+/// May a Clarity order move from `from` to `to` (§4.5)? Staying put is always allowed.
+pub fn clarity_transition_allowed(from: ClarityStatus, to: ClarityStatus) -> bool {
+    from == to
+        || CLARITY_TRANSITIONS
+            .iter()
+            .any(|(f, tos)| *f == from && tos.contains(&to))
+}
 
 /// The Clarity status an order in `state` should show, or `None` to leave it alone.
 pub fn clarity_status_for(state: OrderState) -> Option<ClarityStatus> {

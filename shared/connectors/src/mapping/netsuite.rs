@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use o2c_domain::model::{Address, Order, Payment};
+use o2c_domain::model::{Address, Chargeback, ChargebackStatus, Order, Payment, Refund};
 use o2c_domain::money::Money;
 use o2c_domain::pii::{mask_json, MaskPolicy};
 use serde_json::{json, Map, Value};
@@ -301,6 +301,106 @@ pub fn customer_deposit_record(order: &Order, cfg: &ErpMapping) -> Result<ErpRec
         body["currency"] = cur;
     }
     Ok(finish(RecordType::CustomerDeposit, eid, body, vec![], cfg))
+}
+
+/// External id of the ERP refund record of one refund: `o2c-rf-<refund id>`.
+pub fn refund_external_id(refund: &Refund) -> Result<String, MappingError> {
+    external_id("refund.id", "o2c-rf-", refund.id.as_str())
+}
+
+/// A refund as a NetSuite `customerRefund` (ASSUMED shape, ERP_CRM_ASSUMED.md): the customer by
+/// external id, the refunded total, a memo with the Cybersource refund id. One record per
+/// refund id, so a repeated sync is an update of the same record.
+pub fn customer_refund_record(
+    order: &Order,
+    refund: &Refund,
+    cfg: &ErpMapping,
+) -> Result<ErpRecord, MappingError> {
+    let eid = refund_external_id(refund)?;
+    if refund.amount.minor() <= 0 {
+        return Err(MappingError::inconsistent(
+            "refund.amount",
+            &refund.amount.to_decimal_string(),
+            "must be positive",
+        ));
+    }
+    let txn = refund.external.cybersource.clone().unwrap_or_default();
+    let mut body = json!({
+        "customer": {"externalId": customer_external_id(order)?},
+        "total": number("refund.amount", refund.amount)?,
+        "tranDate": &refund.requested_at.to_rfc3339()[..10],
+        "memo": format!("Cybersource refund {txn} ({}): {}", refund.reference, refund.reason),
+        "custbody_o2c_order_id": order.id.as_str(),
+        "custbody_o2c_cybersource_txn": txn,
+        "custbody_o2c_currency": order.currency().code(),
+    });
+    if let Some(m) = &cfg.payment_method_id {
+        body["paymentMethod"] = json!({"id": m});
+    }
+    if let Some(cur) = currency_ref(order, cfg) {
+        body["currency"] = cur;
+    }
+    Ok(finish(RecordType::CustomerRefund, eid, body, vec![], cfg))
+}
+
+/// External id of the ERP record of one chargeback: `o2c-<chargeback id>` (`o2c-cb-<txn>`).
+pub fn chargeback_external_id(chargeback: &Chargeback) -> Result<String, MappingError> {
+    external_id("chargeback.id", "o2c-", chargeback.id.as_str())
+}
+
+/// `open`, `won`, `lost`: the dispute status as the ERP and CRM records carry it.
+pub fn dispute_status(status: ChargebackStatus) -> &'static str {
+    match status {
+        ChargebackStatus::Open => "open",
+        ChargebackStatus::Won => "won",
+        ChargebackStatus::Lost => "lost",
+    }
+}
+
+/// A chargeback as a NetSuite `customerRefund` (ASSUMED shape, ERP_CRM_ASSUMED.md): when a
+/// chargeback is opened the disputed funds leave the merchant's account as if refunded, so the
+/// record carries the disputed amount for the customer (by external id), dated the day the
+/// chargeback was received. One record per chargeback id, whose dispute status
+/// (`custbody_o2c_dispute_status`: `open`, `won`, `lost`) each later event updates: a repeated
+/// poll is an update of the same record. Booking the funds of a won dispute back is an
+/// accounting step inside NetSuite.
+pub fn chargeback_record(
+    order: &Order,
+    chargeback: &Chargeback,
+    cfg: &ErpMapping,
+) -> Result<ErpRecord, MappingError> {
+    let eid = chargeback_external_id(chargeback)?;
+    if chargeback.amount.minor() <= 0 {
+        return Err(MappingError::inconsistent(
+            "chargeback.amount",
+            &chargeback.amount.to_decimal_string(),
+            "must be positive",
+        ));
+    }
+    let txn = chargeback.external.cybersource.clone().unwrap_or_default();
+    let status = dispute_status(chargeback.status);
+    let mut body = json!({
+        "customer": {"externalId": customer_external_id(order)?},
+        "total": number("chargeback.amount", chargeback.amount)?,
+        "tranDate": &chargeback.received_at.to_rfc3339()[..10],
+        "memo": format!(
+            "Chargeback {} on Cybersource transaction {txn}: {status}",
+            chargeback.reason_code
+        ),
+        "custbody_o2c_order_id": order.id.as_str(),
+        "custbody_o2c_cybersource_txn": txn,
+        "custbody_o2c_currency": order.currency().code(),
+        "custbody_o2c_chargeback_id": chargeback.id.as_str(),
+        "custbody_o2c_chargeback_reason": chargeback.reason_code,
+        "custbody_o2c_dispute_status": status,
+    });
+    if let Some(m) = &cfg.payment_method_id {
+        body["paymentMethod"] = json!({"id": m});
+    }
+    if let Some(cur) = currency_ref(order, cfg) {
+        body["currency"] = cur;
+    }
+    Ok(finish(RecordType::CustomerRefund, eid, body, vec![], cfg))
 }
 
 /// The `Idempotency-Key` of the Clarity shipment for a fulfilment: one fulfilment, one shipment.

@@ -7,7 +7,7 @@
 //! customer's name and email go to `SuppliedName` / `SuppliedEmail`, masked when the stage is
 //! not production.
 
-use o2c_domain::model::Order;
+use o2c_domain::model::{Chargeback, ChargebackStatus, Order};
 use o2c_domain::pii::{mask_json, MaskPolicy};
 use serde_json::{json, Map, Value};
 
@@ -209,6 +209,99 @@ pub fn fraud_case(
     if !rules_text.is_empty() {
         f.insert(cfg.rules_field.clone(), json!(rules_text));
     }
+    mask_json(&mut fields, cfg.mask);
+    let fields: Map<String, Value> = match fields {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    Ok(CaseRecord {
+        external_id_field: cfg.external_id_field.clone(),
+        external_id: key,
+        fields,
+    })
+}
+
+/// The case key of a chargeback: the chargeback id (`cb-<transactionId>`). It goes in the same
+/// external-id field as fraud cases (one such field per Case object); the `cb-` and `cybs-`
+/// prefixes keep disputes and fraud cases of one transaction apart.
+pub fn dispute_case_key(chargeback: &Chargeback) -> Result<String, MappingError> {
+    let k = chargeback.id.as_str();
+    if !k
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(MappingError::invalid(
+            "chargeback.id",
+            k,
+            "cannot be a case key (letters, digits, '-' and '_')",
+        ));
+    }
+    Ok(k.to_owned())
+}
+
+/// The dispute Case for a chargeback on `order`, in the fraud case's style: keyed by the
+/// chargeback id, so every poll and every later event (won, lost) updates the one case. An open
+/// dispute is a `New`, `High` case (the merchant has a response deadline); a decided one is
+/// `Closed`. `Type` = `Chargeback` (ASSUMED picklist value). `notes` (nature of the dispute,
+/// response deadline, ...) are appended to the description.
+pub fn dispute_case(
+    order: &Order,
+    chargeback: &Chargeback,
+    notes: Option<&str>,
+    cfg: &CrmMapping,
+) -> Result<CaseRecord, MappingError> {
+    let key = dispute_case_key(chargeback)?;
+    let total_text = order.total.to_decimal_string();
+    let total = decimal_json_number(&total_text).ok_or_else(|| {
+        MappingError::invalid(
+            "order.total",
+            &total_text,
+            "cannot be sent as an exact JSON number",
+        )
+    })?;
+    let clarity_id = order
+        .external
+        .clarity
+        .clone()
+        .unwrap_or_else(|| order.id.to_string());
+    let txn = chargeback.external.cybersource.clone().unwrap_or_default();
+    let (status, case_status, priority) = match chargeback.status {
+        ChargebackStatus::Open => ("open", "New", "High"),
+        ChargebackStatus::Won => ("won", "Closed", "Medium"),
+        ChargebackStatus::Lost => ("lost", "Closed", "High"),
+    };
+    let mut description = format!(
+        "Chargeback {} ({status}) on Clarity order {clarity_id} (our id {}): {} {} disputed of {} {}.\nCybersource transaction {txn}.\nReceived {}.",
+        chargeback.reason_code,
+        order.id,
+        chargeback.amount.to_decimal_string(),
+        chargeback.amount.currency(),
+        total_text,
+        order.currency(),
+        chargeback.received_at,
+    );
+    if let Some(n) = notes.filter(|n| !n.trim().is_empty()) {
+        description.push('\n');
+        description.push_str(n);
+    }
+    let mut fields = json!({
+        "Subject": format!("Chargeback {} ({status}): order {clarity_id}", chargeback.reason_code)
+            .chars()
+            .take(255)
+            .collect::<String>(),
+        "Description": description,
+        "Status": case_status,
+        "Priority": priority,
+        "Origin": cfg.origin,
+        "Type": "Chargeback",
+        "SuppliedName": format!("{} {}", order.customer.first_name, order.customer.last_name),
+        "SuppliedEmail": order.customer.email,
+    });
+    let f = fields.as_object_mut().expect("object");
+    f.insert(cfg.order_id_field.clone(), json!(clarity_id));
+    f.insert(cfg.amount_field.clone(), Value::Number(total));
+    f.insert(cfg.currency_field.clone(), json!(order.currency().code()));
+    f.insert(cfg.transaction_id_field.clone(), json!(txn));
     mask_json(&mut fields, cfg.mask);
     let fields: Map<String, Value> = match fields {
         Value::Object(m) => m,

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{
     valid_external_id, ErpApi, ErpCredentials, ErpError, ErpInventoryLevel, ErpRecord, ErpUpsert,
-    FulfillmentLine, ItemFulfillment, RecordType,
+    FulfillmentLine, FulfillmentUpdate, ItemFulfillment, RecordType,
 };
 use crate::oauth::{Clock, OAuthError, SystemClock, TokenCache, TokenEndpoint};
 use crate::rest::{encode_path_segment, encode_query_value, BearerClient, Reply};
@@ -154,6 +154,22 @@ impl NetSuiteClient {
             offset += items.len();
         }
     }
+}
+
+/// A `q` condition "modified at or after `since`" (ASSUMED format: RFC 3339 UTC to the second,
+/// quoted; like the `createdFrom` operator, to be verified on a live account, whose date
+/// preferences may ask for another format).
+fn modified_since(since: time::OffsetDateTime) -> String {
+    let t = since.to_offset(time::UtcOffset::UTC);
+    format!(
+        "lastModifiedDate ON_OR_AFTER \"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z\"",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// An id given as a string or a number.
@@ -367,6 +383,97 @@ impl ErpApi for NetSuiteClient {
                     })?,
                 );
             }
+        }
+        Ok(out)
+    }
+
+    async fn fulfillments_modified_since(
+        &self,
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<FulfillmentUpdate>, ErpError> {
+        const OP: &str = "fulfillments modified since";
+        let ids = self
+            .query_ids(OP, RecordType::ItemFulfillment, &modified_since(since))
+            .await?;
+        let protocol = |reason: String| ErpError::Protocol {
+            operation: OP,
+            status: 200,
+            reason,
+        };
+        // Sales order internal id → (external id, our order id), read once per run.
+        let mut sales_orders: std::collections::HashMap<String, (Option<String>, Option<String>)> =
+            std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let path = format!(
+                "/record/v1/itemFulfillment/{}?expandSubResources=true",
+                encode_path_segment(&id)
+            );
+            // Deleted between the query and the read: nothing to ship.
+            let Some(v) = self.get_json(OP, &path).await? else {
+                continue;
+            };
+            let fulfillment = parse_fulfillment(&v).map_err(protocol)?;
+            let so_id = id_of(&v["createdFrom"]["id"])
+                .ok_or_else(|| protocol(format!("itemFulfillment {id} has no createdFrom")))?;
+            if !sales_orders.contains_key(&so_id) {
+                let so = self
+                    .get_json(
+                        OP,
+                        &format!("/record/v1/salesOrder/{}", encode_path_segment(&so_id)),
+                    )
+                    .await?;
+                let field = |k: &str| {
+                    so.as_ref()
+                        .and_then(|s| s[k].as_str())
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                };
+                sales_orders.insert(
+                    so_id.clone(),
+                    (field("externalId"), field("custbody_o2c_order_id")),
+                );
+            }
+            let (external_id, order_id) = sales_orders[&so_id].clone();
+            out.push(FulfillmentUpdate {
+                sales_order_id: so_id,
+                sales_order_external_id: external_id,
+                order_id,
+                fulfillment,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn inventory_modified_since(
+        &self,
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<ErpInventoryLevel>, ErpError> {
+        const OP: &str = "inventory modified since";
+        let ids = self
+            .query_ids(OP, RecordType::InventoryItem, &modified_since(since))
+            .await?;
+        let mut out = Vec::new();
+        for id in ids {
+            let path = format!(
+                "/record/v1/inventoryItem/{}?expandSubResources=true",
+                encode_path_segment(&id)
+            );
+            let Some(v) = self.get_json(OP, &path).await? else {
+                continue;
+            };
+            let sku = str_at(&v, &["itemId"]).ok_or_else(|| ErpError::Protocol {
+                operation: OP,
+                status: 200,
+                reason: format!("inventoryItem {id} has no itemId"),
+            })?;
+            out.extend(
+                parse_inventory(sku, &v).map_err(|reason| ErpError::Protocol {
+                    operation: OP,
+                    status: 200,
+                    reason,
+                })?,
+            );
         }
         Ok(out)
     }

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
+use time::OffsetDateTime;
 
 pub use client::{retry_policy, NetSuiteClient, NetSuiteConfig};
 pub use error::ErpError;
@@ -32,6 +33,8 @@ pub enum RecordType {
     Customer,
     SalesOrder,
     CustomerDeposit,
+    /// Money returned to the customer (a refund of a captured payment).
+    CustomerRefund,
     ItemFulfillment,
     InventoryItem,
 }
@@ -43,6 +46,7 @@ impl RecordType {
             RecordType::Customer => "customer",
             RecordType::SalesOrder => "salesOrder",
             RecordType::CustomerDeposit => "customerDeposit",
+            RecordType::CustomerRefund => "customerRefund",
             RecordType::ItemFulfillment => "itemFulfillment",
             RecordType::InventoryItem => "inventoryItem",
         }
@@ -122,6 +126,20 @@ pub struct ErpInventoryLevel {
     pub quantity_available: i64,
 }
 
+/// An item fulfilment found by a modified-since query, with the sales order it was created from
+/// (the incremental ERP → Clarity poll).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FulfillmentUpdate {
+    /// Internal id of the sales order (`createdFrom.id`).
+    pub sales_order_id: String,
+    /// The sales order's external id (`clr-so-<clarityOrderId>` for ours; `None` for orders
+    /// entered in NetSuite, or when `createdFrom` is not a sales order).
+    pub sales_order_external_id: Option<String>,
+    /// `custbody_o2c_order_id` of the sales order: our order id, when we wrote it.
+    pub order_id: Option<String>,
+    pub fulfillment: ItemFulfillment,
+}
+
 /// The ERP port.
 #[async_trait]
 pub trait ErpApi: Send + Sync {
@@ -146,6 +164,32 @@ pub trait ErpApi: Send + Sync {
 
     /// Stock of one SKU per location.
     async fn inventory_levels(&self, sku: &str) -> Result<Vec<ErpInventoryLevel>, ErpError>;
+
+    /// Item fulfilments modified at or after `since`, each with the ids of its sales order:
+    /// the incremental ERP → Clarity poll (cost grows with the changes, not with the open
+    /// orders). Provided as "unsupported" so other implementations need not offer it.
+    async fn fulfillments_modified_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<FulfillmentUpdate>, ErpError> {
+        let _ = since;
+        Err(ErpError::InvalidRequest {
+            operation: "fulfillments modified since",
+            reason: "not supported by this ERP client".into(),
+        })
+    }
+
+    /// Stock per location of every inventory item modified at or after `since`.
+    async fn inventory_modified_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<ErpInventoryLevel>, ErpError> {
+        let _ = since;
+        Err(ErpError::InvalidRequest {
+            operation: "inventory modified since",
+            reason: "not supported by this ERP client".into(),
+        })
+    }
 }
 
 /// The `ErpSecret` JSON (infra/README.md): NetSuite M2M client credentials.

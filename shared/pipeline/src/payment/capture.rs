@@ -90,6 +90,16 @@ impl Step for CaptureStep {
         &[OrderState::Authorized]
     }
 
+    /// Cancelled or rejected meanwhile: nothing to capture.
+    fn skip_states(&self) -> &'static [OrderState] {
+        &[
+            OrderState::Voiding,
+            OrderState::Voided,
+            OrderState::Rejected,
+            OrderState::Declined,
+        ]
+    }
+
     fn in_progress(&self) -> OrderState {
         OrderState::Capturing
     }

@@ -6,6 +6,7 @@
 
 pub mod authorize;
 pub mod capture;
+pub mod refund;
 pub mod void;
 
 use crate::messages::short_hash;
@@ -30,6 +31,8 @@ pub trait Router: Send + Sync {
     fn choose(&self, order: &Order) -> Route;
     /// The route an order was authorized on, by name.
     fn by_name(&self, name: &str) -> Option<Route>;
+    /// Every configured route.
+    fn all(&self) -> Vec<Route>;
 }
 
 /// One merchant id for everything.
@@ -41,6 +44,9 @@ impl Router for SingleRoute {
     }
     fn by_name(&self, name: &str) -> Option<Route> {
         (self.0.name == name).then(|| self.0.clone())
+    }
+    fn all(&self) -> Vec<Route> {
+        vec![self.0.clone()]
     }
 }
 

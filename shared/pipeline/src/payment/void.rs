@@ -50,6 +50,11 @@ impl Step for VoidStep {
         &[OrderState::Received, OrderState::Authorizing]
     }
 
+    /// Nothing held any more.
+    fn skip_states(&self) -> &'static [OrderState] {
+        &[OrderState::Voided, OrderState::Declined]
+    }
+
     fn in_progress(&self) -> OrderState {
         OrderState::Voiding
     }
