@@ -20,8 +20,10 @@ stage "bootstrap venv" infra/bootstrap.sh
 export MOTO_SERVER_BIN="$PWD/infra/.venv/bin/moto_server"
 stage "cargo test --workspace" cargo test --workspace "$@"
 stage "provisioner test" infra/.venv/bin/python infra/local/test_provision.py
+stage "template checks test" infra/.venv/bin/python infra/checks/test_checks.py
 stage "cybersource simulator test" infra/.venv/bin/python infra/local/simulators/test_cybersource_sim.py
 stage "sandbox simulators test" infra/.venv/bin/python infra/local/simulators/test_sandbox.py
+stage "card-scan test" infra/.venv/bin/python infra/local/test_cardscan.py
 
 echo "==> test timings"
 printf '  %s\n' "${timings[@]}"
