@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""Benchmarks that need the local stack (run by scripts/bench.sh with infra/.venv's python).
+
+Starts its own moto server (free loopback port), the four sandbox simulators (free ports) and
+provisions moto from template.yaml with infra/local/provision.py, exactly as the local run and
+the e2e tests do, into a private state folder; stops all of it at the end. Nothing is shared
+with a running `scripts/run-local.sh` (which owns infra/local/.state and port 4566).
+
+  coldstart  every function binary (release) and the Python SDK handler under the Runtime API
+             stub (lambda_stub.py), interleaved round by round; plus one run per Rust function
+             through the counting proxy to prove its cold start read its secrets from the local
+             Secrets Manager.
+  orders     N happy-path orders through the release binaries (behind lambda_stub's Invoke API
+             and function URL), the SQS bridge (release) standing in for the event source
+             mappings, and the counting proxy (aws_counter.py) in front of moto; counts billable
+             DynamoDB / SQS requests per order, by API and by caller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import aws_counter  # noqa: E402
+import lambda_stub  # noqa: E402
+
+QUEUES = ["ORDERS", "CAPTURES", "REFUNDS", "CLARITY_SYNC", "ERP_SYNC"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None, timeout: float = 60) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
+# ---------------------------------------------------------------------------- template
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def template_functions() -> dict[str, dict]:
+    """{binary name: {memory_mb, timeout_s, arch, env (literal strings), batch_size}} from template.yaml."""
+    t = yaml.load((REPO / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)
+    g = (t.get("Globals") or {}).get("Function") or {}
+    genv = ((g.get("Environment") or {}).get("Variables") or {})
+    out = {}
+    for res in (t.get("Resources") or {}).values():
+        if not isinstance(res, dict) or res.get("Type") != "AWS::Serverless::Function":
+            continue
+        p = res.get("Properties") or {}
+        code = str(p.get("CodeUri") or "")
+        if not code.startswith("functions/"):
+            continue
+        name = code.split("/", 1)[1].strip("/")
+        env = {k: str(v) for k, v in {**genv, **((p.get("Environment") or {}).get("Variables") or {})}.items()
+               if isinstance(v, (str, int, float)) and v is not None}
+        batch = None
+        for ev in (p.get("Events") or {}).values():
+            if isinstance(ev, dict) and ev.get("Type") == "SQS":
+                batch = (ev.get("Properties") or {}).get("BatchSize", 10)
+        out[name] = {
+            "memory_mb": int(p.get("MemorySize") or g.get("MemorySize") or 128),
+            "timeout_s": int(p.get("Timeout") or g.get("Timeout") or 3),
+            "arch": (p.get("Architectures") or g.get("Architectures") or ["x86_64"])[0],
+            "env": env,
+            "batch_size": batch,
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------- stack
+
+
+class Stack:
+    def __init__(self, state: Path, python: str):
+        self.state = state
+        self.procs: list[subprocess.Popen] = []
+        self.moto_port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.moto_port}"
+        moto = str(REPO / "infra/.venv/bin/moto_server")
+        self._spawn([moto, "-H", "127.0.0.1", "-p", str(self.moto_port)], "moto.log")
+        self._wait(lambda: urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close(), "moto", 60)
+        ports_file = state / "sandbox-ports.json"
+        self._spawn([python, str(REPO / "infra/local/simulators/sandbox.py"), "--base-port", "0", "--quiet",
+                     "--ports-file", str(ports_file), "--secrets-file",
+                     str(REPO / "infra/local/secrets.local.json")], "sandbox.log")
+        self._wait(lambda: json.loads(ports_file.read_text()), "sandbox", 60)
+        self.sims = json.loads(ports_file.read_text())
+        env = dict(os.environ)
+        env.update({"CYBERSOURCE_BASE_URL": self.sims["cybersource"].rstrip("/"),
+                    "CLARITY_BASE_URL": self.sims["clarity"].rstrip("/"),
+                    "ERP_BASE_URL": self.sims["netsuite"].rstrip("/"),
+                    "CRM_BASE_URL": self.sims["salesforce"].rstrip("/")})
+        self.env_file = state / "local.env"
+        subprocess.run([python, str(REPO / "infra/local/provision.py"), "--endpoint", self.endpoint, "--quiet",
+                        "--env-out", str(self.env_file)], env=env, cwd=REPO, check=True)
+        self.env = lambda_stub.load_env_file(str(self.env_file))
+
+    def _spawn(self, cmd: list[str], log: str) -> subprocess.Popen:
+        f = open(self.state / log, "ab")
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=f, start_new_session=True, cwd=REPO)
+        self.procs.append(p)
+        return p
+
+    def _wait(self, probe, what: str, timeout: float):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                probe()
+                return
+            except Exception:  # noqa: BLE001 — any failure means "not yet"
+                if time.time() > deadline:
+                    raise RuntimeError(f"{what} did not start; logs in {self.state}")
+                if any(p.poll() is not None for p in self.procs):
+                    raise RuntimeError(f"{what} exited during start-up; logs in {self.state}")
+                time.sleep(0.1)
+
+    def close(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+
+# ---------------------------------------------------------------------------- cold start
+
+
+def coldstart(stack: Stack, a, fns: dict[str, dict]) -> dict:
+    bins = sorted(d.name for d in (REPO / "functions").iterdir() if (d / "Cargo.toml").exists())
+    cases = []
+    for name in bins:
+        exe = Path(a.release_dir) / name
+        if not exe.exists():
+            raise SystemExit(f"missing release binary {exe}")
+        f = fns.get(name, {"memory_mb": 256, "env": {}})
+        cases.append({"label": name, "kind": "rust", "name": name, "cmd": [str(exe)],
+                      "env": dict(f["env"]), "memory_mb": f["memory_mb"],
+                      "log": str(stack.state / f"cold-{name}.log")})
+    for extra in a.extra_rust or []:  # label=path (e.g. the no-jitter build)
+        label, path = extra.split("=", 1)
+        base = label.split("@", 1)[0]
+        f = fns.get(base, {"memory_mb": 256, "env": {}})
+        cases.append({"label": label, "kind": "rust-variant", "name": base, "cmd": [path],
+                      "env": dict(f["env"]), "memory_mb": f["memory_mb"],
+                      "log": str(stack.state / f"cold-{label}.log")})
+    py = [str(a.sdk_python), str(HERE / "python_handler.py")]
+    for variant, label in (("bare", "python (no import; interpreter floor)"),
+                           ("import", "python + import CyberSource"),
+                           ("client", "python + import CyberSource + ApiClient")):
+        cases.append({"label": label, "kind": "python", "name": "python-sdk", "cmd": py,
+                      "env": {"BENCH_PY_VARIANT": variant, "PYTHONDONTWRITEBYTECODE": "1"}, "memory_mb": 256,
+                      "log": str(stack.state / f"cold-python-{variant}.log")})
+
+    # Proof that the Rust cold starts read their secrets: one run each through the counting proxy.
+    counter = aws_counter.Counter_()
+    pport = free_port()
+    servers = aws_counter.serve(stack.endpoint, {"fn": pport}, counter)
+    secrets_read = {}
+    for c in cases:
+        if c["kind"] != "rust":
+            continue
+        counter.reset()
+        lambda_stub.cold_start_once(c, {**stack.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{pport}"})
+        snap = counter.snapshot()["counts"]
+        secrets_read[c["label"]] = sum(x["n"] for x in snap if x["action"] == "GetSecretValue")
+    for s in servers.values():
+        s.shutdown()
+        s.server_close()
+
+    res = lambda_stub.run_coldstart(cases, stack.env, a.runs, a.warmup)
+    sizes = {}
+    for c in cases:
+        if c["kind"].startswith("rust"):
+            sizes[c["label"]] = os.path.getsize(c["cmd"][0])
+    for label, r in res.items():
+        r["secrets_read_at_init"] = secrets_read.get(label)
+        r["binary_bytes"] = sizes.get(label)
+        fn = next(c for c in cases if c["label"] == label)["name"]
+        r["memory_mb"] = fns.get(fn, {}).get("memory_mb")
+    return res
+
+
+# ---------------------------------------------------------------------------- orders
+
+
+def queue_depths(sqs, env: dict) -> dict[str, int]:
+    out = {}
+    for q in QUEUES:
+        for suffix in ("QUEUE_URL", "DLQ_URL"):
+            url = env.get(f"{q}_{suffix}")
+            if not url:
+                continue
+            at = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+            out[f"{q}_{suffix}"] = sum(int(v) for v in at.values())
+    return out
+
+
+def ddb_size(value) -> int:
+    """DynamoDB's item-size rules (approximate for numbers)."""
+    (t, v), = value.items()
+    if t == "S":
+        return len(v.encode())
+    if t == "N":
+        digits = len(v.lstrip("-").replace(".", "").strip("0")) or 1
+        return (digits + 1) // 2 + 1
+    if t == "B":
+        return len(v) * 3 // 4
+    if t in ("BOOL", "NULL"):
+        return 1
+    if t in ("SS",):
+        return sum(len(x.encode()) for x in v)
+    if t in ("NS",):
+        return sum(ddb_size({"N": x}) for x in v)
+    if t == "L":
+        return 3 + sum(1 + ddb_size(x) for x in v)
+    if t == "M":
+        return 3 + sum(len(k.encode()) + 1 + ddb_size(x) for k, x in v.items())
+    return 0
+
+
+def item_size(item: dict) -> int:
+    return sum(len(k.encode()) + ddb_size(v) for k, v in item.items())
+
+
+def orders(stack: Stack, a, fns: dict[str, dict]) -> dict:
+    env = stack.env
+    counter = aws_counter.Counter_()
+    fport, eport = free_port(), free_port()
+    servers = aws_counter.serve(stack.endpoint, {"functions": fport, "esm-bridge": eport}, counter)
+    names = ["clarity-order-webhook", "authorize", "capture", "refund", "clarity-sync", "erp-sync"]
+    functions = [{"name": n, "cmd": [str(Path(a.release_dir) / n)], "memory_mb": fns[n]["memory_mb"],
+                  "timeout_s": fns[n]["timeout_s"], "env": {**fns[n]["env"], "RUST_LOG": "warn"}} for n in names]
+    emu = lambda_stub.Emulator(functions, {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{fport}"},
+                               str(stack.state))
+    iport = free_port()
+    isrv = emu.serve(iport)
+    invoke = f"http://127.0.0.1:{iport}"
+    bridge_env = {**os.environ, **env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{eport}",
+                  "LAMBDA_INVOKE_URL": invoke, "BRIDGE_BATCH_SIZE": str(a.batch_size),
+                  "BRIDGE_RETRY_DELAY_SECS": "2", "RUST_LOG": "warn"}
+    blog = open(stack.state / "bridge.log", "ab")
+    bridge = subprocess.Popen([str(Path(a.release_dir) / "o2c-local-bridge")], env=bridge_env,
+                              stdin=subprocess.DEVNULL, stdout=blog, stderr=blog, start_new_session=True)
+    stack.procs.append(bridge)
+
+    cybs, clarity = stack.sims["cybersource"].rstrip("/"), stack.sims["clarity"].rstrip("/")
+    http("POST", f"{clarity}/__admin/config",
+         {"webhook_url": f"{invoke}/lambda-url/clarity-order-webhook/webhooks/clarity"})
+    creds = dict(region_name=env.get("AWS_REGION", "us-east-1"), endpoint_url=stack.endpoint,
+                 aws_access_key_id="testing", aws_secret_access_key="testing")
+    table = boto3.resource("dynamodb", **creds).Table(env["TABLE_NAME"])
+    sqs = boto3.client("sqs", **creds)
+    run = f"B{int(time.time()) % 100000}"
+
+    def submit(oid: str):
+        token = http("POST", f"{cybs}/__admin/transient-tokens", {})["transientTokenJwt"]
+        out = http("POST", f"{clarity}/__admin/orders", {
+            "id": oid, "currency": "USD", "customer": {"email": f"buyer+{oid.lower()}@example.test"},
+            "payment": {"instrumentToken": token}, "sync": True})
+        status = out.get("webhook", {}).get("deliveries", [{}])[0].get("attempts", [{}])[-1].get("status")
+        if status not in (200, 202):
+            raise RuntimeError(f"{oid}: webhook answered {status}: {out}")
+
+    def settle(ids: list[str], timeout: float) -> dict:
+        deadline = time.time() + timeout
+        pending = set(ids)
+        while pending and time.time() < deadline:
+            for oid in list(pending):
+                it = table.get_item(Key={"pk": f"ORDER#{oid}", "sk": "ORDER"}, ConsistentRead=True).get("Item")
+                if it and it.get("state") == "Captured":
+                    st = http("GET", f"{clarity}/__admin/orders/{oid}")["order"]["status"]
+                    if st == "payment_received":
+                        pending.discard(oid)
+            time.sleep(0.5)
+        quiet_since = None
+        while time.time() < deadline:  # every queue empty for 4 s in a row
+            if sum(queue_depths(sqs, env).values()) == 0:
+                quiet_since = quiet_since or time.time()
+                if time.time() - quiet_since >= 4:
+                    break
+            else:
+                quiet_since = None
+            time.sleep(0.5)
+        return {"not_settled": sorted(pending), "depths": queue_depths(sqs, env)}
+
+    try:
+        warm = [f"{run}-W{i}" for i in range(2)]
+        for oid in warm:
+            submit(oid)
+        w = settle(warm, 120)
+        if w["not_settled"]:
+            raise RuntimeError(f"warm-up orders did not settle: {w}")
+        counter.reset()
+        for k in emu.durations_ms:
+            emu.durations_ms[k].clear()
+            emu.invocations[k] = 0
+        ids = [f"{run}-{i:04d}" for i in range(a.orders)]
+        t0 = time.time()
+        for oid in ids:
+            submit(oid)
+        s = settle(ids, max(180, a.orders * 3))
+        elapsed = time.time() - t0
+        snap = counter.snapshot()
+        # item sizes (read directly from moto, not through the proxy)
+        sizes = {}
+        client = boto3.client("dynamodb", **creds)
+        pager = client.get_paginator("scan").paginate(TableName=env["TABLE_NAME"])
+        for page in pager:
+            for it in page["Items"]:
+                sizes[(it["pk"]["S"], it["sk"]["S"])] = item_size(it)
+        states = {}
+        for oid in ids:
+            it = table.get_item(Key={"pk": f"ORDER#{oid}", "sk": "ORDER"}, ConsistentRead=True).get("Item") or {}
+            states[it.get("state", "(missing)")] = states.get(it.get("state", "(missing)"), 0) + 1
+    finally:
+        bridge.terminate()
+        try:
+            bridge.wait(10)
+        except subprocess.TimeoutExpired:
+            bridge.kill()
+        emu.close()
+        isrv.shutdown()
+        for srv in servers.values():
+            srv.shutdown()
+
+    # request units: writes by item size (PutItem: the item sent; UpdateItem/DeleteItem: the
+    # item's final size, an upper bound since items only grow on the happy path)
+    wru = 0
+    for w in snap["ddb_writes"]:
+        if w["item"]:
+            size = item_size(w["item"])
+        else:
+            k = w["key"] or {}
+            size = sizes.get((k.get("pk", {}).get("S"), k.get("sk", {}).get("S")), 1024)
+        wru += max(1, -(-size // 1024))
+    rru = 0.0
+    for r in snap["ddb_reads"]:
+        k = r["key"] or {}
+        size = sizes.get((k.get("pk", {}).get("S"), k.get("sk", {}).get("S")), 4096)
+        units = max(1, -(-size // 4096))
+        rru += units if r["consistent"] else units / 2
+    order_sizes = [v for (pk, sk), v in sizes.items() if sk == "ORDER" and pk[6:] in ids]
+    return {
+        "orders": a.orders, "elapsed_s": elapsed, "final_states": states, "not_settled": s["not_settled"],
+        "queue_depths_after": s["depths"], "counts": snap["counts"],
+        "ddb_write_request_units": wru, "ddb_read_request_units": rru,
+        "order_item_bytes_max": max(order_sizes) if order_sizes else None,
+        "order_item_bytes_median": sorted(order_sizes)[len(order_sizes) // 2] if order_sizes else None,
+        "sqs_send_bytes_max": max(snap["sqs_send_bytes"] or [0]),
+        "invocations": dict(emu.invocations),
+        "invocation_ms": {k: sorted(v) for k, v in emu.durations_ms.items()},
+        "functions": {n: {"memory_mb": fns[n]["memory_mb"], "arch": fns[n]["arch"],
+                          "batch_size": fns[n]["batch_size"]} for n in names},
+        "bridge_batch_size": a.batch_size,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--release-dir", default=str(REPO / "target/release"))
+    ap.add_argument("--sdk-python", default=str(HERE / ".venv/bin/python"))
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--orders", type=int, default=50)
+    ap.add_argument("--batch-size", type=int, default=10)
+    ap.add_argument("--extra-rust", action="append", help="label=path of another build to cold-start")
+    ap.add_argument("--only", choices=["coldstart", "orders"])
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    # SIGTERM (e.g. bench.sh interrupted) unwinds like Ctrl-C, so `finally` stops what we started.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    fns = template_functions()
+    state = Path(tempfile.mkdtemp(prefix="o2c-bench-"))
+    print(f"bench state and logs: {state}", file=sys.stderr)
+    out: dict = {"template_functions": fns}
+    stack = Stack(state, str(REPO / "infra/.venv/bin/python"))
+    try:
+        if a.only in (None, "coldstart"):
+            print("cold start ...", file=sys.stderr)
+            out["coldstart"] = coldstart(stack, a, fns)
+        if a.only in (None, "orders"):
+            print(f"orders ({a.orders}) ...", file=sys.stderr)
+            out["orders"] = orders(stack, a, fns)
+    finally:
+        stack.close()
+    Path(a.out).write_text(json.dumps(out, indent=1, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
