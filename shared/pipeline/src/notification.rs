@@ -99,7 +99,6 @@ impl CybersourceNotification {
         let key = n.dedup_id().unwrap_or_else(|| payload_hash(&body));
         let span = tracing::info_span!("cybs_notification", event_id = %key, event_type = %n.event_type.as_str());
         let _g = span.enter();
-        let duplicate = self.remember(&key, &payload_hash(&body)).await?;
 
         let decision = n.event_type.review_decision().or(match n.event_type {
             EventKind::ProfileDecisionReject => Some(false),
@@ -118,6 +117,8 @@ impl CybersourceNotification {
             tracing::info!(event_type = %n.event_type.as_str(), "notification acknowledged; nothing to do for this type");
             return Ok(json_response(200, &json!({"status": "acknowledged"})));
         }
+        // Only events we act on are remembered: an unknown type changes nothing.
+        let duplicate = self.remember(&key, &payload_hash(&body)).await?;
         let Some(id) = self.order_for(&n).await? else {
             tracing::warn!("notification for a transaction of no known order; acknowledged");
             return Ok(json_response(200, &json!({"status": "no_order"})));
