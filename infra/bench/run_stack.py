@@ -96,6 +96,15 @@ def template_functions() -> dict[str, dict]:
     return out
 
 
+# For a function the template does not (yet) declare: the template's usual settings.
+DEFAULT_FN = {"memory_mb": 256, "timeout_s": 30, "arch": "arm64", "env": {}, "batch_size": 10,
+              "not_in_template": True}
+
+
+def fn_settings(fns: dict[str, dict], name: str) -> dict:
+    return fns.get(name) or DEFAULT_FN
+
+
 # ---------------------------------------------------------------------------- stack
 
 
@@ -168,14 +177,14 @@ def coldstart(stack: Stack, a, fns: dict[str, dict]) -> dict:
         exe = Path(a.release_dir) / name
         if not exe.exists():
             raise SystemExit(f"missing release binary {exe}")
-        f = fns.get(name, {"memory_mb": 256, "env": {}})
+        f = fn_settings(fns, name)
         cases.append({"label": name, "kind": "rust", "name": name, "cmd": [str(exe)],
                       "env": dict(f["env"]), "memory_mb": f["memory_mb"],
                       "log": str(stack.state / f"cold-{name}.log")})
     for extra in a.extra_rust or []:  # label=path (e.g. the no-jitter build)
         label, path = extra.split("=", 1)
         base = label.split("@", 1)[0]
-        f = fns.get(base, {"memory_mb": 256, "env": {}})
+        f = fn_settings(fns, base)
         cases.append({"label": label, "kind": "rust-variant", "name": base, "cmd": [path],
                       "env": dict(f["env"]), "memory_mb": f["memory_mb"],
                       "log": str(stack.state / f"cold-{label}.log")})
@@ -212,7 +221,7 @@ def coldstart(stack: Stack, a, fns: dict[str, dict]) -> dict:
         r["secrets_read_at_init"] = secrets_read.get(label)
         r["binary_bytes"] = sizes.get(label)
         fn = next(c for c in cases if c["label"] == label)["name"]
-        r["memory_mb"] = fns.get(fn, {}).get("memory_mb")
+        r["memory_mb"] = fn_settings(fns, fn)["memory_mb"] if fn != "python-sdk" else None
     return res
 
 
@@ -266,8 +275,9 @@ def orders(stack: Stack, a, fns: dict[str, dict]) -> dict:
     fport, eport = free_port(), free_port()
     servers = aws_counter.serve(stack.endpoint, {"functions": fport, "esm-bridge": eport}, counter)
     names = ["clarity-order-webhook", "authorize", "capture", "refund", "clarity-sync", "erp-sync"]
-    functions = [{"name": n, "cmd": [str(Path(a.release_dir) / n)], "memory_mb": fns[n]["memory_mb"],
-                  "timeout_s": fns[n]["timeout_s"], "env": {**fns[n]["env"], "RUST_LOG": "warn"}} for n in names]
+    functions = [{"name": n, "cmd": [str(Path(a.release_dir) / n)], "memory_mb": fn_settings(fns, n)["memory_mb"],
+                  "timeout_s": fn_settings(fns, n)["timeout_s"], "env": dict(fn_settings(fns, n)["env"])}
+                 for n in names]
     emu = lambda_stub.Emulator(functions, {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{fport}"},
                                str(stack.state))
     iport = free_port()
@@ -387,8 +397,8 @@ def orders(stack: Stack, a, fns: dict[str, dict]) -> dict:
         "sqs_send_bytes_max": max(snap["sqs_send_bytes"] or [0]),
         "invocations": dict(emu.invocations),
         "invocation_ms": {k: sorted(v) for k, v in emu.durations_ms.items()},
-        "functions": {n: {"memory_mb": fns[n]["memory_mb"], "arch": fns[n]["arch"],
-                          "batch_size": fns[n]["batch_size"]} for n in names},
+        "functions": {n: {k: fn_settings(fns, n)[k] for k in ("memory_mb", "arch", "batch_size")}
+                      for n in names},
         "bridge_batch_size": a.batch_size,
     }
 
