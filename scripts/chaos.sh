@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 infra/bootstrap.sh
-export MOTO_SERVER_BIN="$PWD/infra/.venv/bin/moto_server"
+export MOTO_SERVER_BIN="$PWD/infra/local/moto-server"
 export O2C_CHAOS_ORDERS="${1:-1000}"
 log="${O2C_LOG_DIR:-/tmp/o2c-local}/chaos-$(date +%Y%m%dT%H%M%S).log"
 mkdir -p "$(dirname "$log")"

@@ -17,13 +17,14 @@ stage() { # name cmd... : run one stage, print its duration
 }
 
 stage "bootstrap venv" infra/bootstrap.sh
-export MOTO_SERVER_BIN="$PWD/infra/.venv/bin/moto_server"
+export MOTO_SERVER_BIN="$PWD/infra/local/moto-server"
 stage "cargo test --workspace" cargo test --workspace "$@"
 stage "provisioner test" infra/.venv/bin/python infra/local/test_provision.py
 stage "template checks test" infra/.venv/bin/python infra/checks/test_checks.py
 stage "cybersource simulator test" infra/.venv/bin/python infra/local/simulators/test_cybersource_sim.py
 stage "sandbox simulators test" infra/.venv/bin/python infra/local/simulators/test_sandbox.py
 stage "card-scan test" infra/.venv/bin/python infra/local/test_cardscan.py
+stage "atomic moto test" infra/.venv/bin/python infra/local/test_moto_atomic.py
 
 echo "==> test timings"
 printf '  %s\n' "${timings[@]}"

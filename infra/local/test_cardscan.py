@@ -6,7 +6,7 @@ python:
 
     infra/.venv/bin/python infra/local/test_cardscan.py [-v]
 
-MOTO_SERVER_BIN overrides the moto_server executable (default: the one beside this python).
+MOTO_SERVER_BIN overrides the moto executable (default: infra/local/moto-server, moto with atomic DynamoDB writes).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class ScanTest(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory(prefix="o2c-cardscan-test-")
         cls.port = free_port()
         cls.endpoint = f"http://127.0.0.1:{cls.port}"
-        binary = os.environ.get("MOTO_SERVER_BIN") or str(Path(sys.executable).parent / "moto_server")
+        binary = os.environ.get("MOTO_SERVER_BIN") or str(HERE / "moto-server")
         cls.moto_log = open(Path(cls.tmp.name) / "moto.log", "w")  # noqa: SIM115
         cls.moto = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(cls.port)],
                                     stdout=cls.moto_log, stderr=subprocess.STDOUT)

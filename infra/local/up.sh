@@ -49,7 +49,7 @@ else
     echo "port $port already answers but is not our moto (no live pid in $pidfile); set MOTO_PORT" >&2
     exit 1
   fi
-  nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 </dev/null &
+  nohup "$repo/infra/local/moto-server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$pidfile"
   echo "$port" >"$portfile"

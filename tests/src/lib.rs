@@ -57,7 +57,7 @@ pub fn wait_for_port(port: u16, child: &mut Child, what: &str, timeout: Duration
 }
 
 /// A moto server on 127.0.0.1, killed on drop. The binary comes from `MOTO_SERVER_BIN` (default
-/// `<repo>/infra/.venv/bin/moto_server`).
+/// `<repo>/infra/local/moto-server`, moto with atomic DynamoDB conditional writes).
 pub struct Moto {
     child: Child,
     pub endpoint: String,
@@ -67,7 +67,7 @@ impl Moto {
     pub fn start() -> Moto {
         let bin = std::env::var_os("MOTO_SERVER_BIN")
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("infra/.venv/bin/moto_server"));
+            .unwrap_or_else(|| repo_root().join("infra/local/moto-server"));
         assert!(
             bin.is_file(),
             "moto server binary not found at {} — set MOTO_SERVER_BIN or run infra/bootstrap.sh; \

@@ -1,6 +1,6 @@
 //! The adapters against a real moto server, which each test starts on a free loopback port and
 //! kills when it ends. The binary comes from `MOTO_SERVER_BIN` (default
-//! `<repo>/infra/.venv/bin/moto_server`); without it the tests fail, they never skip.
+//! `<repo>/infra/local/moto-server`: moto with atomic DynamoDB conditional writes); without it the tests fail, they never skip.
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::types::{
@@ -452,6 +452,67 @@ async fn claim_takeover_refused_while_lease_live_allowed_after() {
         assert!(!item.contains_key(attr), "{attr} removed");
     }
     assert_eq!(f.store.get(&id).await.unwrap().unwrap(), done);
+}
+
+/// The claim is the only thing between a redelivered message and a second charge: of many
+/// workers claiming the same version at once, exactly one may win, every round. Plain moto checks
+/// the condition and writes without a lock, so under load two claims can both win (a CI run saw a
+/// double authorization from it; `infra/local/test_moto_atomic.py` shows the race directly); the
+/// local stack runs `infra/local/moto-server`, which keeps DynamoDB's atomic conditional write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_of_one_version_have_exactly_one_winner() {
+    const ROUNDS: usize = 15;
+    const WORKERS: usize = 8;
+    let f = store_fixture().await;
+    let t = now();
+    for round in 0..ROUNDS {
+        let order = format!("race-{round}");
+        let mut record = received(&order, t);
+        // A realistic order record: a long timeline is what moto copies between check and write.
+        for i in 0..150 {
+            record
+                .timeline
+                .push(TimelineEntry::new(t, format!("note.{i}"), "x".repeat(120)));
+        }
+        f.store.create(&record).await.unwrap();
+        let id = oid(&order);
+        let claims: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let store = f.store.clone();
+                let id = id.clone();
+                let claim = Claim {
+                    step: "authorize".into(),
+                    effect_key: "authorize".into(),
+                    reference: format!("{order}-auth-1"),
+                    from: OrderState::Received,
+                    lease_until: t.plus(Duration::from_secs(60)),
+                    attempt: 1,
+                };
+                tokio::spawn(async move {
+                    store
+                        .claim(
+                            &id,
+                            tr(OrderState::Received, OrderState::Authorizing),
+                            1,
+                            claim,
+                            TimelineEntry::new(t, "authorize.claimed", format!("worker {w}")),
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for handle in claims {
+            match handle.await.unwrap() {
+                Ok(_) => winners += 1,
+                Err(StoreError::ConditionFailed { .. }) => {}
+                Err(e) => panic!("round {round}: unexpected store error {e}"),
+            }
+        }
+        assert_eq!(winners, 1, "round {round}: {winners} workers won one claim");
+        let after = f.store.get(&id).await.unwrap().unwrap();
+        assert_eq!(after.version, 2, "round {round}: exactly one write landed");
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The local stack's moto keeps DynamoDB's one guarantee the recipe relies on: of many concurrent
+conditional writes expecting the same version, exactly one succeeds. Each round, 12 threads race
+an UpdateItem conditioned on `version = :v`; the test asserts exactly one winner in every round
+on infra/local/moto-server, and prints (does not assert — a race is not deterministic) how many
+rounds plain moto_server let more than one writer through.
+
+    infra/.venv/bin/python infra/local/test_moto_atomic.py [-v]
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.request
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HERE = Path(__file__).resolve().parent
+ROUNDS = 30
+RACERS = 12
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, argv: list[str]) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([*argv, "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
+                    return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"{argv[0]} did not start on {self.endpoint}")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def ddb(self):
+        return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=Config(max_pool_connections=RACERS * 2,
+                                          retries={"max_attempts": 1}))
+
+
+def race(server: Server) -> list[int]:
+    """Winners per round."""
+    ddb = server.ddb()
+    ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    winners = []
+    for round_no in range(ROUNDS):
+        pk = {"pk": {"S": f"order-{round_no}"}}
+        # An item the size of an order record with its timeline: moto copies and walks it
+        # between checking the condition and writing, which is where the race lives.
+        timeline = {"L": [{"M": {"what": {"S": f"step.{i}"}, "why": {"S": "x" * 200}}}
+                          for i in range(300)]}
+        ddb.put_item(TableName="t", Item={**pk, "version": {"N": "0"}, "timeline": timeline})
+        barrier = threading.Barrier(RACERS)
+        won: list[int] = []
+        errors: list[BaseException] = []
+
+        def racer(n: int) -> None:
+            barrier.wait()
+            try:
+                ddb.update_item(TableName="t", Key=pk,
+                                UpdateExpression="SET version = version + :one, winner = :me",
+                                ConditionExpression="version = :v",
+                                ExpressionAttributeValues={":one": {"N": "1"}, ":v": {"N": "0"},
+                                                           ":me": {"N": str(n)}})
+                won.append(n)
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    errors.append(e)
+
+        threads = [threading.Thread(target=racer, args=(n,)) for n in range(RACERS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        item = ddb.get_item(TableName="t", Key=pk, ConsistentRead=True)["Item"]
+        if len(won) == 1:
+            assert item["version"]["N"] == "1" and item["winner"]["N"] == str(won[0]), item
+        winners.append(len(won))
+    return winners
+
+
+class AtomicConditionalWrites(unittest.TestCase):
+    def test_exactly_one_winner_per_round_on_the_local_stack_moto(self):
+        server = Server([str(HERE / "moto-server")])
+        try:
+            winners = race(server)
+        finally:
+            server.stop()
+        print(f"\nlocal-stack moto: {ROUNDS} rounds x {RACERS} racers, winners per round "
+              f"min {min(winners)} max {max(winners)}", file=sys.stderr)
+        self.assertEqual(winners, [1] * ROUNDS)
+
+    def test_plain_moto_for_comparison(self):
+        server = Server([str(Path(sys.executable).parent / "moto_server")])
+        try:
+            winners = race(server)
+        finally:
+            server.stop()
+        doubled = sum(1 for w in winners if w > 1)
+        print(f"\nplain moto_server: {doubled} of {ROUNDS} rounds had more than one winner "
+              f"(max {max(winners)})", file=sys.stderr)
+        self.assertTrue(all(w >= 1 for w in winners))
+
+
+if __name__ == "__main__":
+    unittest.main()
