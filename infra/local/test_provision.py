@@ -211,10 +211,13 @@ class ProvisionTest(unittest.TestCase):
     def test_secrets(self) -> None:
         secrets = by_type(self.template, provision.SECRET)
         self.assertEqual(sorted(secrets),
-                         ["ClaritySecret", "CrmSecret", "CybersourceSecret", "ErpSecret"])
+                         ["ClaritySecret", "CrmSecret", "CybersourceRouteBSecret",
+                          "CybersourceSecret", "ErpSecret"])
+        cybersource = {"merchant_id", "key_id", "shared_secret_b64", "webhook_key_id",
+                       "webhook_secret_b64", "base_url"}
         shapes = {
-            "CybersourceSecret": {"merchant_id", "key_id", "shared_secret_b64", "webhook_key_id",
-                                  "webhook_secret_b64", "base_url"},
+            "CybersourceSecret": cybersource,
+            "CybersourceRouteBSecret": cybersource,
             "ClaritySecret": {"base_url", "token_url", "client_id", "client_secret",
                               "webhook_secret"},
             "ErpSecret": {"account_id", "base_url", "token_url", "client_id", "certificate_id",

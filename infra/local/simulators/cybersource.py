@@ -5,8 +5,10 @@ Speaks the wire contract in the project's Cybersource reference (HTTP Signature 
 payments/captures/refunds/reversals/voids, TSS details + search, TMS tokens, Decision Manager
 outcomes, chargeback-details report, signed webhook notifications) and keeps thread-safe
 in-memory state with the money rules (captured <= authorized, refunded <= captured, no capture
-after a reversal or void). Test hooks live under /__admin/ (no signature, loopback only): ledger,
-state, reset, fault injection, review decisions, notifications, chargebacks, settlement.
+after a reversal or void). Serves several merchant ids (payment routes, one per Cybersource*Secret),
+each seeing only its own transactions. Test hooks live under /__admin/ (no signature, loopback
+only): ledger, state, reset, fault injection, review decisions, notifications, chargebacks,
+settlement, and a per-merchant/segment approval model with drift and soft declines (routing-model).
 
     python3 infra/local/simulators/cybersource.py [--port 4571] [--seed 1] \
         [--secrets-file infra/local/secrets.local.json] [--notify-url http://127.0.0.1:9000/hook]
@@ -65,6 +67,9 @@ CARD_TYPES = {
     "001": ("Visa", "411111"), "002": ("Mastercard", "555555"), "003": ("American Express", "378282"),
     "004": ("Discover", "601111"), "005": ("Diners Club", "305693"), "007": ("JCB", "353011"),
 }
+# Card type code -> the lower-case brand used in routing-model segment keys ("USD|visa").
+CARD_BRANDS = {"001": "visa", "002": "mastercard", "003": "amex", "004": "discover", "005": "diners",
+               "007": "jcb"}
 
 # Statuses where the issuer approved and an authorization hold exists.
 HELD = {"AUTHORIZED", "PARTIAL_AUTHORIZED", "AUTHORIZED_PENDING_REVIEW", "PENDING_REVIEW",
@@ -84,8 +89,33 @@ TRIGGERS = {
     "expired": ("DECLINED", "EXPIRED_CARD", "54", "ACCEPT", "202"),
     "3ds": ("PENDING_AUTHENTICATION", "CONSUMER_AUTHENTICATION_REQUIRED", None, None, "475"),
     "partial": ("PARTIAL_AUTHORIZED", None, "10", "ACCEPT", "100"),
+    # soft decline (retry elsewhere may succeed); merchants on the soft-decline-exempt list ignore it
+    "soft": ("DECLINED", "ISSUER_UNAVAILABLE", "91", "ACCEPT", "207"),
 }
 DM_TRIGGERS = {"review", "authreview", "reject", "dmdecline"}  # skipped with DECISION_SKIP
+# Every local part with a fixed outcome; the routing model never overrides these, so trigger-based
+# tests stay deterministic while a model is set.
+EMAIL_TRIGGERS = frozenset(TRIGGERS) | {"invalid", "servererror", "timeout"}
+
+# Decline reasons (reference §2.3 errorInformation.reason) the routing model can return:
+#   reason -> (processor responseCode, TSS reasonCode, errorInformation.message)
+DECLINE_REASONS = {
+    "ISSUER_UNAVAILABLE": ("91", "207", "Decline - The issuing bank is unavailable."),
+    "PROCESSOR_ERROR": ("96", "236", "Decline - Processor failure."),
+    "PROCESSOR_DECLINED": ("05", "203", "Decline - General decline of the card."),
+    "INSUFFICIENT_FUND": ("51", "204", "Decline - Insufficient funds in the account."),
+    "EXPIRED_CARD": ("54", "202", "Decline - Expired card."),
+    "STOLEN_LOST_CARD": ("43", "205", "Decline - The card was reported stolen or lost."),
+    "EXCEEDS_CREDIT_LIMIT": ("61", "210", "Decline - The card has reached its credit limit."),
+    "INVALID_ACCOUNT": ("14", "231", "Decline - Invalid account number."),
+    "CONTACT_PROCESSOR": ("01", "201", "Decline - The issuing bank has questions about the request."),
+    "GENERAL_DECLINE": ("05", "233", "Decline - General decline by the processor."),
+}
+# Codes for a reason the table does not know, by kind of decline.
+SOFT_FALLBACK = ("91", "207", "Decline - Temporary decline; a retry may succeed.")
+HARD_FALLBACK = ("05", "233", "Decline - General decline by the processor.")
+DEFAULT_SOFT_REASONS = ["ISSUER_UNAVAILABLE", "PROCESSOR_ERROR"]
+DEFAULT_HARD_REASONS = ["PROCESSOR_DECLINED", "INSUFFICIENT_FUND"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,6 +418,24 @@ def verify_http_signature(method: str, raw_target: str, headers, body: bytes, cr
     return None
 
 
+def authenticate(method: str, raw_target: str, headers, body: bytes, merchants: dict[str, dict],
+                 window_s: float, now: datetime | None = None) -> tuple[str | None, str | None]:
+    """(merchant id, None) when the request is authentic, else (None, reason for logs).
+
+    The key is chosen by the request's v-c-merchant-id: every key belongs to one merchant, so a
+    request signed with merchant B's key but naming merchant A fails like a bad signature, and an
+    unknown merchant id is refused with the same 401."""
+    mid = headers.get("v-c-merchant-id")
+    creds = merchants.get(mid) if mid is not None else None
+    if creds is None:
+        if not headers.get("Signature"):  # keep the more useful "no Signature header" reason
+            return None, verify_http_signature(method, raw_target, headers, body,
+                                               next(iter(merchants.values())), window_s, now)
+        return None, "v-c-merchant-id names no configured merchant" if mid else "no v-c-merchant-id header"
+    reason = verify_http_signature(method, raw_target, headers, body, creds, window_s, now)
+    return (None, reason) if reason else (mid, None)
+
+
 def sign_webhook(payload, key_b64: str, key_id: str, t_ms: int, content: str = "payload",
                  raw_body: str | None = None) -> str:
     """v-c-signature value `t=<ms>;keyId=<id>;sig=<b64>` (reference §3.4). The signed message is
@@ -406,9 +454,12 @@ class Txn:
     """Any transaction resource: payment (auth or sale), capture, refund, reversal, void."""
 
     def __init__(self, kind: str, tid: str, code: str | None, client_txn_id: str | None,
-                 currency: str, amount: int, status: str, parent: "Txn | None" = None):
+                 currency: str, amount: int, status: str, parent: "Txn | None" = None,
+                 merchant_id: str = ""):
         self.kind = kind
         self.id = tid
+        # Cybersource scopes transactions to the merchant that created them; follow-ons inherit it
+        self.merchant_id = parent.merchant_id if parent is not None else merchant_id
         self.code = code
         self.client_txn_id = client_txn_id
         self.currency = currency
@@ -510,20 +561,214 @@ class FaultRule:
                 "hang_ms": self.hang_ms, "times": self.times, "fired": self.fired}
 
 
+# --------------------------------------------------------------------------------------------
+# routing model: approval rate per merchant and segment, drifting during a run
+# --------------------------------------------------------------------------------------------
+
+class AdminFieldError(ValueError):
+    """A 400 from an admin endpoint that names the offending field of the request body."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def field_path(parent: str, key) -> str:
+    return f"{parent}.{key}" if parent else str(key)
+
+
+def check_keys(obj, field: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
+    if not isinstance(obj, dict):
+        raise AdminFieldError(field or "body", "must be a JSON object")
+    for key in obj:
+        if key not in allowed:
+            raise AdminFieldError(field_path(field, key), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+    for key in sorted(required):
+        if key not in obj:
+            raise AdminFieldError(field_path(field, key), "is required")
+    return obj
+
+
+def check_probability(value, field: str) -> float:
+    # bool is an int in Python; NaN fails the range test
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise AdminFieldError(field, "must be a number in [0, 1]")
+    return float(value)
+
+
+def valid_segment(key: str) -> bool:
+    """"*", "<CURRENCY>", "<brand>" or "<CURRENCY>|<brand>" (brand as in CARD_BRANDS)."""
+    if key == "*":
+        return True
+    currency, sep, brand = key.partition("|")
+    if sep:
+        return bool(re.fullmatch(r"[A-Z]{3}", currency)) and brand in CARD_BRANDS.values()
+    return bool(re.fullmatch(r"[A-Z]{3}", key)) or key in CARD_BRANDS.values()
+
+
+def check_approval(obj, field: str, need_fallback: bool) -> dict[str, float]:
+    if not isinstance(obj, dict) or not obj:
+        raise AdminFieldError(field, "must be a non-empty object of segment -> probability")
+    out = {}
+    for key, value in obj.items():
+        if not valid_segment(key):
+            raise AdminFieldError(field_path(field, key),
+                                  'segment must be "*", "<CURRENCY>", "<brand>" or "<CURRENCY>|<brand>" '
+                                  f"(brands: {', '.join(CARD_BRANDS.values())})")
+        out[key] = check_probability(value, field_path(field, key))
+    if need_fallback and "*" not in out:
+        raise AdminFieldError(field_path(field, "*"), "is required (the segment every card falls back to)")
+    return out
+
+
+def check_reasons(obj, field: str) -> list[str]:
+    if not isinstance(obj, list) or not obj:
+        raise AdminFieldError(field, "must be a non-empty list of errorInformation.reason strings")
+    for i, reason in enumerate(obj):
+        if not isinstance(reason, str) or not reason.strip():
+            raise AdminFieldError(f"{field}[{i}]", "must be a non-empty string")
+    return list(obj)
+
+
+class MerchantModel:
+    """One merchant's approval model. Its RNG is its own (seeded from the model seed and the
+    merchant id), so outcomes depend only on the sequence of this merchant's model-decided
+    authorizations, not on ids, faults or other merchants' traffic."""
+
+    KEYS = {"approval", "soft_decline_share", "soft_decline_reasons", "hard_decline_reasons", "drift"}
+
+    def __init__(self, merchant_id: str, spec, field: str, seed: int):
+        check_keys(spec, field, self.KEYS, {"approval"})
+        self.merchant_id = merchant_id
+        self.base_approval = check_approval(spec["approval"], f"{field}.approval", need_fallback=True)
+        self.soft_share = check_probability(spec.get("soft_decline_share", 0.5), f"{field}.soft_decline_share")
+        self.soft_reasons = check_reasons(spec.get("soft_decline_reasons", DEFAULT_SOFT_REASONS),
+                                          f"{field}.soft_decline_reasons")
+        self.hard_reasons = check_reasons(spec.get("hard_decline_reasons", DEFAULT_HARD_REASONS),
+                                          f"{field}.hard_decline_reasons")
+        drift = spec.get("drift", [])
+        if not isinstance(drift, list):
+            raise AdminFieldError(f"{field}.drift", "must be a list of {after, approval} steps")
+        steps = []
+        for i, step in enumerate(drift):
+            step_field = f"{field}.drift[{i}]"
+            check_keys(step, step_field, {"after", "approval"}, {"after", "approval"})
+            after = step["after"]
+            if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+                raise AdminFieldError(f"{step_field}.after", "must be an integer >= 0")
+            steps.append((after, check_approval(step["approval"], f"{step_field}.approval", need_fallback=False)))
+        self.drift = sorted(steps, key=lambda st: st[0])  # stable: equal `after` apply in list order
+        self.reset(seed)
+
+    def reset(self, seed: int):
+        self.rng = random.Random(f"{seed}:routing:{self.merchant_id}")
+        self.approval = dict(self.base_approval)
+        self.steps_applied = 0
+        self.authorizations = self.approved = self.soft_declined = self.hard_declined = 0
+        self.reasons: dict[str, int] = {}
+        self.apply_due_steps()
+
+    def apply_due_steps(self):
+        """Merge every drift step whose `after` has been reached, so `approval` is always the map
+        the next authorization uses (what GET /__admin/routing-model shows)."""
+        while self.steps_applied < len(self.drift) and self.drift[self.steps_applied][0] <= self.authorizations:
+            self.approval.update(self.drift[self.steps_applied][1])
+            self.steps_applied += 1
+
+    def probability(self, currency: str, brand: str | None) -> float:
+        """Most specific segment first: CURRENCY|brand, CURRENCY, brand, then "*"."""
+        keys = ([f"{currency}|{brand}"] if brand else []) + [currency] + ([brand] if brand else [])
+        return next((self.approval[k] for k in keys if k in self.approval), self.approval["*"])
+
+    def decide(self, currency: str, brand: str | None) -> tuple[str, str | None]:
+        """("approved", None), ("soft", reason) or ("hard", reason) for the next authorization."""
+        p = self.probability(currency, brand)
+        self.authorizations += 1
+        try:
+            if self.rng.random() < p:
+                self.approved += 1
+                return "approved", None
+            if self.rng.random() < self.soft_share:
+                self.soft_declined += 1
+                kind, reason = "soft", self.rng.choice(self.soft_reasons)
+            else:
+                self.hard_declined += 1
+                kind, reason = "hard", self.rng.choice(self.hard_reasons)
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+            return kind, reason
+        finally:
+            self.apply_due_steps()
+
+    def config(self) -> dict:
+        return {"approval": dict(self.base_approval), "soft_decline_share": self.soft_share,
+                "soft_decline_reasons": list(self.soft_reasons), "hard_decline_reasons": list(self.hard_reasons),
+                "drift": [{"after": after, "approval": dict(m)} for after, m in self.drift]}
+
+    def counters(self) -> dict:
+        return {"authorizations": self.authorizations, "approved": self.approved,
+                "soft_declined": self.soft_declined, "hard_declined": self.hard_declined,
+                "approval": dict(self.approval), "drift_steps_applied": self.steps_applied,
+                "reasons": dict(self.reasons)}
+
+
+class RoutingModel:
+    """The PUT /__admin/routing-model body, validated: {"seed", "merchants": {id: model}}."""
+
+    def __init__(self, spec, default_seed: int, known_merchants):
+        check_keys(spec, "", {"seed", "merchants"}, {"merchants"})
+        seed = spec.get("seed", default_seed)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise AdminFieldError("seed", "must be an integer")
+        merchants = spec["merchants"]
+        if not isinstance(merchants, dict) or not merchants:
+            raise AdminFieldError("merchants", "must be a non-empty object of merchant id -> model")
+        self.seed = seed
+        self.merchants: dict[str, MerchantModel] = {}
+        for mid, mspec in merchants.items():
+            if mid not in known_merchants:
+                raise AdminFieldError(f"merchants.{mid}", "unknown merchant id (configured: "
+                                      f"{', '.join(known_merchants)})")
+            self.merchants[mid] = MerchantModel(mid, mspec, f"merchants.{mid}", seed)
+
+    def reset(self):
+        for m in self.merchants.values():
+            m.reset(self.seed)
+
+    def view(self) -> dict:
+        return {"model": {"seed": self.seed, "merchants": {mid: m.config() for mid, m in self.merchants.items()}},
+                "counters": {mid: m.counters() for mid, m in self.merchants.items()}}
+
+
+def decline_codes(reason: str, soft: bool) -> tuple[str, str, str]:
+    """(processor responseCode, TSS reasonCode, message) for a model-chosen decline reason."""
+    return DECLINE_REASONS.get(reason, SOFT_FALLBACK if soft else HARD_FALLBACK)
+
+
 class Simulator:
-    def __init__(self, creds: dict, seed: int, config: dict):
-        self.creds = creds
+    def __init__(self, creds: dict, seed: int, config: dict, merchants: dict[str, dict] | None = None):
+        self.creds = creds  # the primary merchant (CybersourceSecret): default for admin-made effects
+        # every merchant id the simulator serves (payment routes) -> its credentials, primary first
+        self.merchants = {creds["merchant_id"]: creds, **(merchants or {})}
         self.seed = seed
         self.config = config
         self.lock = threading.RLock()
         self.started = time.monotonic()
         self.fault_serial = 0
         self.faults: dict[str, FaultRule] = {}
+        self.routing: RoutingModel | None = None
+        self.soft_exempt: set[str] = set()
         self.reset()
 
     # ---------------------------------------------------------------- bookkeeping
-    def reset(self, keep_faults: bool = False):
+    def reset(self, keep_faults: bool = False, keep_model: bool = True):
         with self.lock:
+            # the model's config survives a reset (like a fault rule with keep_faults); its
+            # counters and RNG start over so a run after reset replays the same outcomes
+            if keep_model and self.routing is not None:
+                self.routing.reset()
+            elif not keep_model:
+                self.routing = None
+                self.soft_exempt = set()
             self.rng = random.Random(self.seed)
             self.txns: dict[str, Txn] = {}
             self.order: list[Txn] = []
@@ -552,11 +797,11 @@ class Simulator:
     def _hex32(self) -> str:
         return f"{self.rng.getrandbits(128):032X}"
 
-    def new_txn(self, kind: str, **kw) -> Txn:
+    def new_txn(self, kind: str, merchant_id: str | None = None, **kw) -> Txn:
         tid = self._digits(22)
         while tid in self.txns:
             tid = self._digits(22)
-        t = Txn(kind, tid, **kw)
+        t = Txn(kind, tid, merchant_id=merchant_id or self.creds["merchant_id"], **kw)
         t.reconciliation_id = self._alnum(16)
         self.txns[tid] = t
         self.order.append(t)
@@ -571,6 +816,7 @@ class Simulator:
             "code": t.code, "transactionId": t.client_txn_id,
             "amount": fmt_amount(t.amount if amount is None else amount, t.currency),
             "currency": t.currency, "status": t.status, "source": source, "response": "delivered",
+            "merchant_id": t.merchant_id,
         }
         self.ledger.append(entry)
         return entry
@@ -580,17 +826,26 @@ class Simulator:
         return time.monotonic() - t.created_mono >= lag
 
     # ---------------------------------------------------------------- lookups
-    def get_txn(self, tid: str, kinds: tuple[str, ...]) -> Txn:
+    def lookup(self, tid: str, mid: str | None) -> Txn | None:
+        """The transaction, or None when unknown or another merchant's: a merchant cannot tell the
+        two apart (mid None = admin view, unscoped)."""
         t = self.txns.get(tid)
+        return t if t is not None and (mid is None or t.merchant_id == mid) else None
+
+    def merchant_txns(self, mid: str | None) -> list[Txn]:
+        return [t for t in self.order if mid is None or t.merchant_id == mid]
+
+    def get_txn(self, tid: str, kinds: tuple[str, ...], mid: str | None = None) -> Txn:
+        t = self.lookup(tid, mid)
         if t is None or t.kind not in kinds:
             raise invalid("INVALID_PAYMENT_ID", f"Declined - The {'/'.join(kinds)} id {tid} is not valid",
                           "id")
         return t
 
-    def check_dup_txn_id(self, body: dict):
+    def check_dup_txn_id(self, body: dict, mid: str | None = None):
         tx = dig(body, "clientReferenceInformation", "transactionId")
         if tx and self.config.get("duplicate_transaction_id") == "reject":
-            if any(t.client_txn_id == tx for t in self.order):
+            if any(t.client_txn_id == tx for t in self.merchant_txns(mid)):
                 raise invalid("INVALID_DATA", "Declined - clientReferenceInformation.transactionId was already used",
                               "clientReferenceInformation.transactionId")
 
@@ -685,7 +940,7 @@ class Simulator:
                                                             + "XXXXXX" + card.get("suffix", "1111")}}
         return ii
 
-    def new_customer(self, body: dict) -> dict:
+    def new_customer(self, body: dict, mid: str | None = None) -> dict:
         cid = self._hex32()
         cust = {
             "_links": {"self": {"href": f"/tms/v2/customers/{cid}"},
@@ -694,14 +949,15 @@ class Simulator:
             "id": cid,
             "buyerInformation": body.get("buyerInformation") or {},
             "clientReferenceInformation": body.get("clientReferenceInformation") or {},
-            "metadata": {"creator": self.creds["merchant_id"]},
+            "metadata": {"creator": mid or self.creds["merchant_id"]},
         }
         if body.get("merchantDefinedInformation"):
             cust["merchantDefinedInformation"] = body["merchantDefinedInformation"]
         self.customers[cid] = cust
         return cust
 
-    def new_instrument(self, card: dict, customer_id: str | None, body: dict | None = None) -> dict:
+    def new_instrument(self, card: dict, customer_id: str | None, body: dict | None = None,
+                       mid: str | None = None) -> dict:
         pid = self._hex32()
         ii = self.new_identifier(card)
         base = f"/tms/v2/customers/{customer_id}/payment-instruments/{pid}" if customer_id \
@@ -713,7 +969,7 @@ class Simulator:
                      "type": card.get("type")},
             "billTo": (body or {}).get("billTo") or {},
             "instrumentIdentifier": {"id": ii},
-            "metadata": {"creator": self.creds["merchant_id"]},
+            "metadata": {"creator": mid or self.creds["merchant_id"]},
             "_embedded": {"instrumentIdentifier": {"id": ii, "object": "instrumentIdentifier", "state": "ACTIVE",
                                                    "card": {"number": card.get("prefix", "411111") + "XXXXXX"
                                                             + card.get("suffix", "1111")}}},
@@ -729,8 +985,9 @@ class Simulator:
         return inst
 
     # ---------------------------------------------------------------- PTS: authorization
-    def authorize(self, body: dict) -> tuple[int, dict, list[dict], dict | None]:
+    def authorize(self, body: dict, mid: str | None = None) -> tuple[int, dict, list[dict], dict | None]:
         """Returns (http status, body, ledger entries, special) — special carries trigger effects."""
+        mid = mid or self.creds["merchant_id"]
         code = dig(body, "clientReferenceInformation", "code")
         if not code:
             raise missing("clientReferenceInformation.code")
@@ -738,7 +995,7 @@ class Simulator:
                                   "orderInformation.amountDetails.currency")
         amount = parse_amount(dig(body, "orderInformation", "amountDetails", "totalAmount"), currency,
                               "orderInformation.amountDetails.totalAmount")
-        self.check_dup_txn_id(body)
+        self.check_dup_txn_id(body, mid)
         card, refs = self.token_card(body)
         proc = body.get("processingInformation") or {}
         actions = [str(a).upper() for a in (proc.get("actionList") or [])]
@@ -750,18 +1007,12 @@ class Simulator:
                           "orderInformation.billTo.email")
         if local == "servererror":
             raise server_error("SYSTEM_ERROR")
-        trigger = local if local in TRIGGERS else None
-        if trigger in DM_TRIGGERS and "DECISION_SKIP" in actions:
-            trigger = None
-        if trigger:
-            status, err_reason, resp_code, decision, reason_code = TRIGGERS[trigger]
-        else:
-            status, err_reason, resp_code = "AUTHORIZED", None, "00"
-            decision, reason_code = ("ACCEPT" if "DECISION_SKIP" not in actions else None), "100"
+        status, err_reason, resp_code, decision, reason_code = self.auth_outcome(local, actions, mid, currency,
+                                                                                 card)
         if "DECISION_SKIP" in actions and decision in ("ACCEPT",):
             decision = None
-        t = self.new_txn("payment", code=code, client_txn_id=dig(body, "clientReferenceInformation",
-                                                                     "transactionId"),
+        t = self.new_txn("payment", merchant_id=mid,
+                         code=code, client_txn_id=dig(body, "clientReferenceInformation", "transactionId"),
                          currency=currency, amount=amount, status=status)
         t.sale = sale
         t.card = card
@@ -783,11 +1034,11 @@ class Simulator:
             tok: dict = {}
             if "customer" in types and not cust_id:
                 cust = self.new_customer({"buyerInformation": {"email": email} if email else {},
-                                          "clientReferenceInformation": {"code": code}})
+                                          "clientReferenceInformation": {"code": code}}, mid)
                 cust_id = cust["id"]
                 tok["customer"] = {"id": cust_id}
             if "paymentInstrument" in types:
-                inst = self.new_instrument(card, cust_id, {"billTo": t.bill_to})
+                inst = self.new_instrument(card, cust_id, {"billTo": t.bill_to}, mid)
                 tok["paymentInstrument"] = {"id": inst["id"]}
                 tok["instrumentIdentifier"] = {"id": inst["instrumentIdentifier"]["id"], "state": "ACTIVE"}
                 tok["instrumentidentifierNew"] = True
@@ -803,6 +1054,29 @@ class Simulator:
         entry = self.record(t, "sale" if sale else "authorization")
         special = {"timeout": True} if local == "timeout" else None
         return 201, t.response, [entry], special
+
+    def auth_outcome(self, local: str, actions: list[str], mid: str, currency: str,
+                     card: dict) -> tuple[str, str | None, str | None, str | None, str]:
+        """(status, errorInformation.reason, processor responseCode, DM decision, TSS reasonCode).
+
+        Precedence: e-mail triggers (deterministic tests keep working while a model is set), then
+        the merchant's routing model when one is configured, else the approval default."""
+        trigger = local if local in TRIGGERS else None
+        if trigger == "soft" and mid in self.soft_exempt:
+            trigger = None  # the exempt route treats `soft` as an ordinary buyer
+        if trigger in DM_TRIGGERS and "DECISION_SKIP" in actions:
+            trigger = None
+        if trigger:
+            return TRIGGERS[trigger]
+        approved = ("AUTHORIZED", None, "00", "ACCEPT" if "DECISION_SKIP" not in actions else None, "100")
+        model = self.routing.merchants.get(mid) if self.routing else None
+        if model is None or (local in EMAIL_TRIGGERS and not (local == "soft" and mid in self.soft_exempt)):
+            return approved
+        kind, reason = model.decide(currency, CARD_BRANDS.get(card.get("type") or ""))
+        if kind == "approved":
+            return approved
+        resp_code, reason_code, _ = decline_codes(reason, soft=kind == "soft")
+        return "DECLINED", reason, resp_code, "ACCEPT", reason_code
 
     def processor_info(self, resp_code: str | None) -> dict:
         if resp_code is None:
@@ -867,7 +1141,8 @@ class Simulator:
                 "EXPIRED_CARD": "Decline - Expired card.",
                 "CONSUMER_AUTHENTICATION_REQUIRED": "The cardholder is enrolled in Payer Authentication",
             }
-            resp["errorInformation"] = {"reason": t.error_reason, "message": messages.get(t.error_reason, "")}
+            message = messages.get(t.error_reason) or DECLINE_REASONS.get(t.error_reason, ("", "", ""))[2]
+            resp["errorInformation"] = {"reason": t.error_reason, "message": message}
         if t.tokens:
             resp["tokenInformation"] = t.tokens
         if t.status == "PENDING_AUTHENTICATION":
@@ -899,10 +1174,10 @@ class Simulator:
             out["transactionId"] = t.client_txn_id
         return out
 
-    def capture(self, pid: str, body: dict):
-        p = self.get_txn(pid, ("payment",))
+    def capture(self, pid: str, body: dict, mid: str | None = None):
+        p = self.get_txn(pid, ("payment",), mid)
         amount, cur = self.follow_on_amount(body, p, ("orderInformation", "amountDetails", "totalAmount"))
-        self.check_dup_txn_id(body)
+        self.check_dup_txn_id(body, mid)
         if p.fully_reversed:
             raise invalid("AUTH_ALREADY_REVERSED", "Declined - The authorization has already been reversed")
         if p.voided:
@@ -929,16 +1204,16 @@ class Simulator:
         }
         return 201, c.response, [self.record(c, "capture")]
 
-    def refund(self, tid: str, body: dict, of_capture: bool):
+    def refund(self, tid: str, body: dict, of_capture: bool, mid: str | None = None):
         if of_capture:
-            target = self.txns.get(tid)
+            target = self.lookup(tid, mid)
             if target is None or not (target.kind == "capture" or (target.kind == "payment" and target.sale)):
                 raise invalid("INVALID_PAYMENT_ID", f"Declined - The capture id {tid} is not valid", "id")
             p = target.root()
         else:
-            target = p = self.get_txn(tid, ("payment",))
+            target = p = self.get_txn(tid, ("payment",), mid)
         amount, cur = self.follow_on_amount(body, p, ("orderInformation", "amountDetails", "totalAmount"))
-        self.check_dup_txn_id(body)
+        self.check_dup_txn_id(body, mid)
         if target.kind == "capture" and target.voided:
             raise invalid("CAPTURE_ALREADY_VOIDED", "Declined - The capture has been voided")
         if target.kind == "payment" and target.sale and target.voided and of_capture:
@@ -969,10 +1244,10 @@ class Simulator:
         }
         return 201, r.response, [self.record(r, "refund")]
 
-    def reversal(self, pid: str, body: dict, source: str = "api"):
-        p = self.get_txn(pid, ("payment",))
+    def reversal(self, pid: str, body: dict, source: str = "api", mid: str | None = None):
+        p = self.get_txn(pid, ("payment",), mid)
         amount, cur = self.follow_on_amount(body, p, ("reversalInformation", "amountDetails", "totalAmount"))
-        self.check_dup_txn_id(body)
+        self.check_dup_txn_id(body, mid)
         return self._reverse(p, amount, body, source)
 
     def _reverse(self, p: Txn, amount: int, body: dict, source: str):
@@ -1007,11 +1282,11 @@ class Simulator:
         }
         return 201, v.response, [self.record(v, "reversal", source)]
 
-    def timeout_reversal(self, body: dict):
+    def timeout_reversal(self, body: dict, mid: str | None = None):
         tx = dig(body, "clientReferenceInformation", "transactionId")
         if not tx:
             raise missing("clientReferenceInformation.transactionId")
-        cands = [t for t in self.order if t.kind == "payment" and t.client_txn_id == tx]
+        cands = [t for t in self.merchant_txns(mid) if t.kind == "payment" and t.client_txn_id == tx]
         if not cands:
             raise invalid("INVALID_DATA", "Declined - No authorization was found for this transactionId",
                           "clientReferenceInformation.transactionId")
@@ -1021,18 +1296,18 @@ class Simulator:
         return self._reverse(p, amount, {"clientReferenceInformation": {"code": dig(
             body, "clientReferenceInformation", "code"), "transactionId": tx}}, "timeout-reversal")
 
-    def void(self, kind: str, tid: str, body: dict, source: str = "api"):
+    def void(self, kind: str, tid: str, body: dict, source: str = "api", mid: str | None = None):
         if kind == "credit":
             raise invalid("INVALID_PAYMENT_ID", "Declined - Stand-alone credits are not simulated", "id")
         if kind == "payment":
-            t = self.get_txn(tid, ("payment",))
+            t = self.get_txn(tid, ("payment",), mid)
         elif kind == "capture":
-            t = self.txns.get(tid)
+            t = self.lookup(tid, mid)
             if t is None or not (t.kind == "capture" or (t.kind == "payment" and t.sale)):
                 raise invalid("INVALID_PAYMENT_ID", f"Declined - The capture id {tid} is not valid", "id")
         else:
-            t = self.get_txn(tid, ("refund",))
-        self.check_dup_txn_id(body)
+            t = self.get_txn(tid, ("refund",), mid)
+        self.check_dup_txn_id(body, mid)
         return self._void(t, body, source)
 
     def _void(self, t: Txn, body: dict, source: str):
@@ -1068,12 +1343,12 @@ class Simulator:
         }
         return 201, v.response, [self.record(v, "void", source)]
 
-    def timeout_void(self, body: dict):
+    def timeout_void(self, body: dict, mid: str | None = None):
         tx = dig(body, "clientReferenceInformation", "transactionId")
         if not tx:
             raise missing("clientReferenceInformation.transactionId")
-        cands = [t for t in self.order if t.client_txn_id == tx and t.kind in ("payment", "capture", "refund")
-                 and not t.voided]
+        cands = [t for t in self.merchant_txns(mid)
+                 if t.client_txn_id == tx and t.kind in ("payment", "capture", "refund") and not t.voided]
         if not cands:
             raise invalid("INVALID_DATA", "Declined - No voidable transaction was found for this transactionId",
                           "clientReferenceInformation.transactionId")
@@ -1081,8 +1356,9 @@ class Simulator:
             "code": dig(body, "clientReferenceInformation", "code"), "transactionId": tx}}, "timeout-void")
 
     # ---------------------------------------------------------------- Decision Manager review
-    def decide_review(self, pid: str, decision: str, capture: bool | None, reverse: bool, source: str):
-        p = self.txns.get(pid)
+    def decide_review(self, pid: str, decision: str, capture: bool | None, reverse: bool, source: str,
+                      mid: str | None = None):
+        p = self.lookup(pid, mid)
         if p is None or p.kind != "payment":
             raise not_found(f"transaction {pid} not found")
         if p.review != "pending":
@@ -1123,7 +1399,7 @@ class Simulator:
                 "riskInformation": {"profile": {"decision": p.risk_decision}},
                 "_links": {"self": {"href": f"/tss/v2/transactions/{p.id}", "method": "GET"}},
             },
-            "organizationId": self.creds["merchant_id"],
+            "organizationId": p.merchant_id,
         }
         return p, entries, f"risk.casemanagement.decision.{decision}", payload
 
@@ -1161,7 +1437,7 @@ class Simulator:
         view = {
             "id": t.id,
             ("submitTimeUtc" if summary else "submitTimeUTC"): ts(t.created),
-            "merchantId": self.creds["merchant_id"],
+            "merchantId": t.merchant_id,
             "status": self.tss_status(t),
             "applicationInformation": self.app_info(t),
             "clientReferenceInformation": cri,
@@ -1202,15 +1478,15 @@ class Simulator:
         view["_links"] = links
         return view
 
-    def details(self, tid: str) -> tuple[int, dict]:
-        t = self.txns.get(tid)
+    def details(self, tid: str, mid: str | None = None) -> tuple[int, dict]:
+        t = self.lookup(tid, mid)
         if t is None or not self.visible(t):
             raise not_found("The requested resource does not exist")
         return 200, self.tss_view(t)
 
     TERM_RE = re.compile(r'([A-Za-z][A-Za-z0-9_.]*)\s*:\s*("(?:[^"\\]|\\.)*"|\[[^\]]*[\]}]|\S+)')
 
-    def run_query(self, query: str) -> list[Txn]:
+    def run_query(self, query: str, mid: str | None = None) -> list[Txn]:
         """Supports `field:value` terms joined by AND (OR between groups). Fields: id,
         clientReferenceInformation.code / .transactionId, status, rootId, submitTimeUtc:[a TO b]."""
         groups = re.split(r"\s+OR\s+", query.strip()) if query.strip() else []
@@ -1244,18 +1520,18 @@ class Simulator:
             if field in ("submitTimeUtc", "submitTimeUTC"):
                 return True  # date ranges accepted, not filtered (see README)
             if field == "merchantId":
-                return value == self.creds["merchant_id"]
+                return value == t.merchant_id
             raise invalid("INVALID_DATA", f"Declined - unsupported query field {field}", "query")
 
         out = []
-        for t in self.order:
+        for t in self.merchant_txns(mid):  # a merchant's search sees only its own transactions
             if not self.visible(t):
                 continue
             if any(all(match(t, f, v) for f, v in terms) for terms in parsed):
                 out.append(t)
         return out
 
-    def search(self, body: dict, search_id: str | None = None) -> tuple[int, dict]:
+    def search(self, body: dict, search_id: str | None = None, mid: str | None = None) -> tuple[int, dict]:
         query = body.get("query")
         if not isinstance(query, str) or not query.strip():
             raise missing("query")
@@ -1267,7 +1543,7 @@ class Simulator:
         if offset < 0 or not 1 <= limit <= 2500:
             raise invalid("INVALID_DATA", "Declined - limit must be 1..2500 and offset >= 0", "limit")
         sort = str(body.get("sort") or "submitTimeUtc:desc")
-        hits = self.run_query(query)
+        hits = self.run_query(query, mid)
         for key in reversed([s.strip() for s in sort.split(",") if s.strip()]):
             fname, _, direction = key.partition(":")
             rev = direction.strip().lower() == "desc"
@@ -1286,14 +1562,14 @@ class Simulator:
         if page:
             resp["_embedded"] = {"transactionSummaries": [self.tss_view(t, summary=True) for t in page]}
         if resp["save"] and search_id is None:
-            self.searches[sid] = dict(body)
+            self.searches[sid] = {"merchant_id": mid, "body": dict(body)}
         return 201 if search_id is None else 200, resp
 
-    def get_search(self, sid: str) -> tuple[int, dict]:
-        body = self.searches.get(sid)
-        if body is None:
+    def get_search(self, sid: str, mid: str | None = None) -> tuple[int, dict]:
+        saved = self.searches.get(sid)
+        if saved is None or (mid is not None and saved["merchant_id"] != mid):
             raise not_found("The requested resource does not exist")
-        return self.search(body, search_id=sid)
+        return self.search(saved["body"], search_id=sid, mid=saved["merchant_id"])
 
     # ---------------------------------------------------------------- TMS
     @staticmethod
@@ -1323,13 +1599,14 @@ class Simulator:
             view["_embedded"] = {"defaultPaymentInstrument": self.public(self.instruments[default])}
         return view
 
-    def tms(self, method: str, parts: list[str], body: dict) -> tuple[int, dict | None]:
-        # parts: path split after /tms/
+    def tms(self, method: str, parts: list[str], body: dict, mid: str | None = None) -> tuple[int, dict | None]:
+        # parts: path split after /tms/. The vault is the organisation's: shared by all merchant ids,
+        # `mid` only fills metadata.creator.
         if parts[:2] == ["v2", "customers"]:
             if len(parts) == 2 and method == "POST":
                 if find_pan(body):
                     raise invalid("INVALID_DATA", "Declined - card numbers are not accepted", find_pan(body))
-                cust = self.new_customer(body)
+                cust = self.new_customer(body, mid)
                 return 201, self.customer_view(cust)
             if len(parts) >= 3:
                 cust = self.tms_customer(parts[2])
@@ -1351,7 +1628,7 @@ class Simulator:
                                      "offset": 0, "limit": 20, "count": len(items), "total": len(items),
                                      "_embedded": {"paymentInstruments": items}}
                     if method == "POST":
-                        return 201, self.public(self.create_instrument(body, cid))
+                        return 201, self.public(self.create_instrument(body, cid, mid))
                 if len(parts) == 5 and parts[3] == "payment-instruments":
                     inst = self.tms_instrument(parts[4], cid)
                     if method == "GET":
@@ -1366,7 +1643,7 @@ class Simulator:
                         return 204, None
         if parts[:2] == ["v1", "paymentinstruments"]:
             if len(parts) == 2 and method == "POST":
-                return 201, self.public(self.create_instrument(body, None))
+                return 201, self.public(self.create_instrument(body, None, mid))
             if len(parts) == 3:
                 inst = self.tms_instrument(parts[2])
                 if method == "GET":
@@ -1380,10 +1657,10 @@ class Simulator:
                 raise ApiError(404, {"errors": [{"type": "notFound", "message": "Token not found"}]})
             return 200, self.public(ii)
         if parts == ["v2", "tokenize"] and method == "POST":
-            return self.tokenize(body)
+            return self.tokenize(body, mid)
         raise not_found("The requested resource does not exist")
 
-    def create_instrument(self, body: dict, customer_id: str | None) -> dict:
+    def create_instrument(self, body: dict, customer_id: str | None, mid: str | None = None) -> dict:
         if dig(body, "card", "number") is not None or find_pan(body):
             raise invalid("INVALID_DATA", "Declined - card numbers are not accepted (tokens only)",
                           "card.number" if dig(body, "card", "number") is not None else find_pan(body))
@@ -1398,9 +1675,9 @@ class Simulator:
         for k in ("expirationMonth", "expirationYear"):
             if dig(body, "card", k):
                 card[k] = dig(body, "card", k)
-        return self.new_instrument(card, customer_id, body)
+        return self.new_instrument(card, customer_id, body, mid)
 
-    def tokenize(self, body: dict) -> tuple[int, dict]:
+    def tokenize(self, body: dict, mid: str | None = None) -> tuple[int, dict]:
         if find_pan(body):
             raise invalid("INVALID_DATA", "Declined - card numbers are not accepted", find_pan(body))
         actions = [str(a).upper() for a in (dig(body, "processingInformation", "actionList") or [])]
@@ -1417,11 +1694,11 @@ class Simulator:
         responses = []
         cust_id = None
         if "customer" in types:
-            cust = self.new_customer(ti.get("customer") or {})
+            cust = self.new_customer(ti.get("customer") or {}, mid)
             cust_id = cust["id"]
             responses.append({"resource": "customer", "httpStatus": 201, "id": cust_id})
         if "paymentInstrument" in types:
-            inst = self.new_instrument(card, cust_id, ti.get("paymentInstrument") or {})
+            inst = self.new_instrument(card, cust_id, ti.get("paymentInstrument") or {}, mid)
             responses.append({"resource": "paymentInstrument", "httpStatus": 201, "id": inst["id"]})
             responses.append({"resource": "instrumentIdentifier", "httpStatus": 201,
                               "id": inst["instrumentIdentifier"]["id"]})
@@ -1452,7 +1729,7 @@ class Simulator:
             raise ApiError(400, {"status": "INVALID_REQUEST", "message": "time must be ISO 8601"})
         settle = p.created
         cb = {
-            "processorMerchantId": self.creds["merchant_id"], "merchantName": "O2C Simulator Merchant",
+            "processorMerchantId": p.merchant_id, "merchantName": "O2C Simulator Merchant",
             "transactionReferenceNumber": t.reconciliation_id, "merchantReferenceNumber": p.code,
             "natureOfDispute": spec.get("natureOfDispute", "Fraud"),
             "alertType": spec.get("alertType", "Chargeback"),
@@ -1471,7 +1748,7 @@ class Simulator:
         self.chargebacks.append(cb)
         return cb
 
-    def report(self, query: dict) -> tuple[int, dict]:
+    def report(self, query: dict, mid: str | None = None) -> tuple[int, dict]:
         start_s = (query.get("startTime") or [None])[0]
         end_s = (query.get("endTime") or [None])[0]
         if not start_s:
@@ -1482,8 +1759,10 @@ class Simulator:
         if start is None or end is None or end < start:
             raise invalid("INVALID_DATA", "Declined - startTime/endTime must be ISO 8601 and ordered",
                           "startTime" if start is None else "endTime")
-        rows = [cb for cb in self.chargebacks if start <= parse_iso(cb["time"]) <= end]
-        return 200, {"organizationId": (query.get("organizationId") or [self.creds["merchant_id"]])[0],
+        mid = mid or self.creds["merchant_id"]
+        rows = [cb for cb in self.chargebacks if start <= parse_iso(cb["time"]) <= end
+                and cb["processorMerchantId"] == mid]  # a merchant's report lists its own disputes
+        return 200, {"organizationId": (query.get("organizationId") or [mid])[0],
                      "startTime": start_s, "endTime": end_s, "chargebackDetails": rows}
 
     # ---------------------------------------------------------------- settlement
@@ -1503,7 +1782,8 @@ class Simulator:
 
     # ---------------------------------------------------------------- state dump
     def txn_state(self, t: Txn) -> dict:
-        d = {"id": t.id, "kind": t.kind, "status": self.tss_status(t), "code": t.code,
+        d = {"id": t.id, "kind": t.kind, "merchant_id": t.merchant_id, "status": self.tss_status(t),
+             "code": t.code,
              "transactionId": t.client_txn_id, "currency": t.currency,
              "amount": fmt_amount(t.amount, t.currency), "parentId": t.parent.id if t.parent else None,
              "created": ts_ms(t.created), "voided": t.voided, "settled": t.settled,
@@ -1516,24 +1796,31 @@ class Simulator:
                       "review": t.review, "riskDecision": t.risk_decision, "card": t.card, "tokens": t.tokens})
         return d
 
-    def state(self) -> dict:
+    def state(self, mid: str | None = None) -> dict:
+        """Everything, or (mid) one merchant's transactions, chargebacks and ledger size."""
         return {
             "merchant_id": self.creds["merchant_id"],
+            "merchant_ids": list(self.merchants),
             "config": self.config,
-            "transactions": [self.txn_state(t) for t in self.order],
+            "transactions": [self.txn_state(t) for t in self.merchant_txns(mid)],
             "customers": [self.public(c) | {"deleted": bool(c.get("_deleted"))} for c in self.customers.values()],
             "paymentInstruments": [self.public(i) | {"deleted": bool(i.get("_deleted"))}
                                    for i in self.instruments.values()],
-            "chargebacks": self.chargebacks,
+            "chargebacks": [cb for cb in self.chargebacks if mid is None or cb["processorMerchantId"] == mid],
             "faults": [f.as_dict() for f in self.faults.values()],
             "events": self.events,
             "notifications": [self.notification_view(n) for n in self.notifications],
-            "ledger_size": len(self.ledger),
+            "ledger_size": sum(1 for e in self.ledger if mid is None or e["merchant_id"] == mid),
+            "routing_model": self.routing.view() if self.routing else None,
+            "soft_decline_exempt": sorted(self.soft_exempt),
         }
 
     # ---------------------------------------------------------------- notifications
     def build_notification(self, event_type: str, payload, product_id: str | None, tamper,
-                           timestamp_ms: int | None, url: str | None) -> dict:
+                           timestamp_ms: int | None, url: str | None, merchant_id: str | None = None) -> dict:
+        """A signed notification from `merchant_id` (default the primary): its organizationId and
+        webhook key."""
+        creds = self.merchants.get(merchant_id or "") or self.creds
         if product_id is None:
             product_id = ("decisionManager" if event_type.startswith("risk.")
                           else "tokenManagement" if event_type.startswith("tms.")
@@ -1541,10 +1828,10 @@ class Simulator:
         t_ms = int(timestamp_ms if timestamp_ms is not None else time.time() * 1000)
         envelope = {
             "eventType": event_type, "webhookId": self.webhook_id, "productId": product_id,
-            "organizationId": self.creds["merchant_id"], "eventDate": ts_ms(utc_now()),
+            "organizationId": creds["merchant_id"], "eventDate": ts_ms(utc_now()),
             "transactionTraceId": str(self._uuid()), "retryNumber": 0, "payload": payload, "requestType": "NEW",
         }
-        key_b64, key_id = self.creds["webhook_secret_b64"], self.creds["webhook_key_id"]
+        key_b64, key_id = creds["webhook_secret_b64"], creds["webhook_key_id"]
         mode = self.config.get("webhook_signed_content", "payload")
         tamper = {True: "body", False: None, None: None}.get(tamper, tamper)
         if tamper == "key":
@@ -1649,6 +1936,9 @@ ROUTE_OPERATION = {"authorize": "authorize", "capture": "capture", "refund_payme
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms per keep-alive request on Linux loopback).
+    disable_nagle_algorithm = True
     server_version = "cybersource-sim/1.0"
     sim: Simulator  # set on the class by serve()
 
@@ -1735,8 +2025,8 @@ class Handler(BaseHTTPRequestHandler):
     def handle_api(self, split, raw: bytes):
         sim = self.sim
         method = self.command
-        reason = verify_http_signature(method, self.path, self.headers, raw, sim.creds,
-                                       float(sim.config.get("date_window_s", DEFAULT_DATE_WINDOW_S)))
+        mid, reason = authenticate(method, self.path, self.headers, raw, sim.merchants,
+                                   float(sim.config.get("date_window_s", DEFAULT_DATE_WINDOW_S)))
         if reason:
             sys.stderr.write(f"cybersource-sim 401 {method} {split.path}: {reason}\n")
             self.send_json(401, AUTH_FAILED_BODY, "application/json",
@@ -1792,7 +2082,7 @@ class Handler(BaseHTTPRequestHandler):
         special = None
         try:
             with sim.lock:
-                status, resp, entries, special, notify = self.run_route(name, groups, method, split, body)
+                status, resp, entries, special, notify = self.run_route(name, groups, method, split, body, mid)
         except ApiError as e:
             status, resp = e.http_status, e.body
         if special and special.get("timeout"):
@@ -1821,8 +2111,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.send_json(status, resp)
 
-    def run_route(self, name, groups, method, split, body):
-        """Run one API operation under the simulator lock.
+    def run_route(self, name, groups, method, split, body, mid: str):
+        """Run one API operation under the simulator lock, as merchant `mid` (the authenticated
+        v-c-merchant-id: it sees and follows on only its own transactions).
         Returns (status, body, ledger entries, special, notification-to-dispatch)."""
         sim = self.sim
         if name in ("authorize", "capture", "refund_payment", "refund_capture", "reversal",
@@ -1834,31 +2125,31 @@ class Handler(BaseHTTPRequestHandler):
                               "Declined - card numbers are not accepted by this integration; send a token",
                               pan_field)
         if name == "authorize":
-            status, resp, entries, special = sim.authorize(body)
+            status, resp, entries, special = sim.authorize(body, mid)
             return status, resp, entries, special, None
         if name == "capture":
-            return (*sim.capture(groups[0], body), None, None)
+            return (*sim.capture(groups[0], body, mid), None, None)
         if name == "refund_payment":
-            return (*sim.refund(groups[0], body, of_capture=False), None, None)
+            return (*sim.refund(groups[0], body, of_capture=False, mid=mid), None, None)
         if name == "refund_capture":
-            return (*sim.refund(groups[0], body, of_capture=True), None, None)
+            return (*sim.refund(groups[0], body, of_capture=True, mid=mid), None, None)
         if name == "reversal":
-            return (*sim.reversal(groups[0], body), None, None)
+            return (*sim.reversal(groups[0], body, mid=mid), None, None)
         if name == "timeout_reversal":
-            return (*sim.timeout_reversal(body), None, None)
+            return (*sim.timeout_reversal(body, mid), None, None)
         if name == "void":
             kind = {"payments": "payment", "captures": "capture", "refunds": "refund", "credits": "credit"}[groups[0]]
-            return (*sim.void(kind, groups[1], body), None, None)
+            return (*sim.void(kind, groups[1], body, mid=mid), None, None)
         if name == "timeout_void":
-            return (*sim.timeout_void(body), None, None)
+            return (*sim.timeout_void(body, mid), None, None)
         if name == "details":
-            return (*sim.details(groups[0]), [], None, None)
+            return (*sim.details(groups[0], mid), [], None, None)
         if name == "search":
-            return (*sim.search(body), [], None, None)
+            return (*sim.search(body, mid=mid), [], None, None)
         if name == "get_search":
-            return (*sim.get_search(groups[0]), [], None, None)
+            return (*sim.get_search(groups[0], mid), [], None, None)
         if name == "report":
-            return (*sim.report(urllib.parse.parse_qs(split.query)), [], None, None)
+            return (*sim.report(urllib.parse.parse_qs(split.query), mid), [], None, None)
         if name == "decision":
             decision = str(dig(body, "decisionInformation", "decision", default="") or "").upper()
             if not decision:
@@ -1869,15 +2160,15 @@ class Handler(BaseHTTPRequestHandler):
             actions = [str(a).upper() for a in (dig(body, "processingInformation", "actionList") or [])]
             p, entries, event, payload = sim.decide_review(
                 groups[0], decision.lower(), capture=("CAPTURE" in actions) or None,
-                reverse="REVERSE" in actions, source="decision-api")
-            notif = sim.build_notification(event, payload, None, None, None, None)
+                reverse="REVERSE" in actions, source="decision-api", mid=mid)
+            notif = sim.build_notification(event, payload, None, None, None, None, p.merchant_id)
             resp = {"_links": {"self": {"href": f"/risk/v1/decisions/{p.id}/actions", "method": "POST"}},
                     "id": p.id, "submitTimeUtc": ts(utc_now()),
                     "status": "ACCEPTED" if decision == "ACCEPT" else "REJECTED",
                     "clientReferenceInformation": {"code": p.code}}
             return 201, resp, entries, None, notif
         if name == "tms":
-            status, resp = sim.tms(method, groups[0].strip("/").split("/"), body)
+            status, resp = sim.tms(method, groups[0].strip("/").split("/"), body, mid)
             return status, resp, [], None, None
         raise not_found("The requested resource does not exist")
 
@@ -1902,24 +2193,29 @@ class Handler(BaseHTTPRequestHandler):
             self.route_admin(method, path, query, body)
         except ApiError as e:
             self.admin_json(e.http_status, e.body)
+        except AdminFieldError as e:
+            self.admin_json(400, {"error": str(e), "field": e.field})
         except (ValueError, TypeError, KeyError) as e:
             self.admin_json(400, {"error": f"{type(e).__name__}: {e}"})
 
     def route_admin(self, method, path, query, body):
         sim = self.sim
+        mid_filter = query["merchant_id"][0] if "merchant_id" in query else None
         if path == "/__admin/health" and method == "GET":
             self.admin_json(200, {"status": "ok", "merchant_id": sim.creds["merchant_id"],
+                                  "merchant_ids": list(sim.merchants),
                                   "uptime_s": round(time.monotonic() - sim.started, 3)})
         elif path == "/__admin/state" and method == "GET":
             with sim.lock:
-                self.admin_json(200, sim.state())
+                self.admin_json(200, sim.state(mid_filter))
         elif path == "/__admin/reset" and method == "POST":
-            sim.reset(keep_faults=bool(body.get("keep_faults", False)))
+            sim.reset(keep_faults=admin_flag(body, query, "keep_faults", False),
+                      keep_model=admin_flag(body, query, "keep_model", True))
             self.admin_json(200, {"reset": True})
         elif path == "/__admin/ledger" and method == "GET":
             with sim.lock:
                 rows = list(sim.ledger)
-            for key in ("code", "type", "status", "id", "rootId", "transactionId"):
+            for key in ("code", "type", "status", "id", "rootId", "transactionId", "merchant_id"):
                 if key in query:
                     rows = [r for r in rows if str(r.get(key)) == query[key][0]]
             self.admin_json(200, {"entries": rows, "count": len(rows)})
@@ -1963,7 +2259,7 @@ class Handler(BaseHTTPRequestHandler):
                 notif = None
                 if body.get("notify", True):
                     notif = sim.build_notification(event, payload, None, body.get("tamper"), None,
-                                                   body.get("url"))
+                                                   body.get("url"), p.merchant_id)
                 view = sim.txn_state(p)
             if notif:
                 sim.dispatch(notif, sync=bool(body.get("sync", False)))
@@ -1972,10 +2268,12 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/__admin/notify" and method == "POST":
             if not body.get("eventType"):
                 raise ValueError("eventType is required")
+            if body.get("merchant_id") is not None and body["merchant_id"] not in sim.merchants:
+                raise AdminFieldError("merchant_id", "unknown merchant id")
             with sim.lock:
                 notif = sim.build_notification(str(body["eventType"]), body.get("payload", {}),
                                                body.get("productId"), body.get("tamper"),
-                                               body.get("timestamp_ms"), body.get("url"))
+                                               body.get("timestamp_ms"), body.get("url"), body.get("merchant_id"))
             sim.dispatch(notif, repeat=int(body.get("repeat", 1)), sync=bool(body.get("sync", False)))
             self.admin_json(200, {"notification": sim.notification_view(notif)})
         elif path == "/__admin/notifications" and method == "GET":
@@ -2011,23 +2309,80 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/__admin/transient-tokens" and method == "POST":
             with sim.lock:
                 self.admin_json(201, sim.mint_transient_token(body))
+        elif path == "/__admin/routing-model":
+            self.routing_model_admin(method, body)
+        elif path == "/__admin/soft-decline-exempt":
+            if method == "PUT":
+                check_keys(body, "", {"merchant_ids"}, {"merchant_ids"})
+                ids = body["merchant_ids"]
+                if not isinstance(ids, list):
+                    raise AdminFieldError("merchant_ids", "must be a list of merchant ids")
+                for i, mid in enumerate(ids):
+                    if mid not in sim.merchants:
+                        raise AdminFieldError(f"merchant_ids[{i}]", "unknown merchant id (configured: "
+                                              f"{', '.join(sim.merchants)})")
+                with sim.lock:
+                    sim.soft_exempt = set(ids)
+            elif method != "GET":
+                self.admin_json(405, {"error": "method not allowed"})
+                return
+            with sim.lock:
+                self.admin_json(200, {"merchant_ids": sorted(sim.soft_exempt)})
         else:
             self.admin_json(404, {"error": f"no admin endpoint {method} {path}"})
+
+
+    def routing_model_admin(self, method: str, body: dict):
+        """PUT sets (replaces) the model and zeroes its counters; GET shows config + counters;
+        DELETE removes it (back to approve-unless-triggered)."""
+        sim = self.sim
+        if method == "PUT":
+            model = RoutingModel(body, sim.seed, list(sim.merchants))  # validates before replacing
+            with sim.lock:
+                sim.routing = model
+        elif method == "DELETE":
+            with sim.lock:
+                sim.routing = None
+        elif method != "GET":
+            self.admin_json(405, {"error": "method not allowed"})
+            return
+        with sim.lock:
+            self.admin_json(200, sim.routing.view() if sim.routing else {"model": None, "counters": {}})
+
+
+def admin_flag(body: dict, query: dict, name: str, default: bool) -> bool:
+    """A boolean admin option from the JSON body ({"keep_model": false}) or the query string
+    (?keep_model=0); the body wins."""
+    if name in body:
+        return bool(body[name])
+    if name in query:
+        return query[name][0].strip().lower() not in ("0", "false", "no", "off", "")
+    return default
 
 
 # --------------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------------
 
+CRED_FIELDS = ("merchant_id", "key_id", "shared_secret_b64", "webhook_key_id", "webhook_secret_b64")
+PRIMARY_SECRET = "CybersourceSecret"
+ROUTE_SECRET_RE = re.compile(r"^Cybersource[A-Za-z0-9]*Secret$")  # CybersourceRouteBSecret, ...
+
+
+def secrets_path(args) -> str | None:
+    """--secrets-file, else the default file unless every primary credential came as a flag."""
+    if args.secrets_file is None and DEFAULT_SECRETS.exists() and not all(getattr(args, k) for k in CRED_FIELDS):
+        return str(DEFAULT_SECRETS)
+    return args.secrets_file
+
+
 def load_creds(args) -> dict:
+    """The primary merchant: CybersourceSecret from the secrets file, single fields overridden by flags."""
     creds: dict = {}
-    secrets = args.secrets_file
-    if secrets is None and DEFAULT_SECRETS.exists() and not all(
-            (args.merchant_id, args.key_id, args.shared_secret_b64, args.webhook_key_id, args.webhook_secret_b64)):
-        secrets = str(DEFAULT_SECRETS)
+    secrets = secrets_path(args)
     if secrets:
         doc = json.loads(Path(secrets).read_text())
-        cs = doc.get("CybersourceSecret", doc)
+        cs = doc.get(PRIMARY_SECRET, doc)
         creds.update({k: cs[k] for k in ("merchant_id", "key_id", "shared_secret_b64", "webhook_key_id",
                                           "webhook_secret_b64") if k in cs})
     for k in ("merchant_id", "key_id", "shared_secret_b64", "webhook_key_id", "webhook_secret_b64"):
@@ -2046,6 +2401,32 @@ def load_creds(args) -> dict:
     return creds
 
 
+def load_routes(args, primary: dict) -> dict[str, dict]:
+    """Further merchant ids (payment routes): every other `Cybersource*Secret` member of the
+    secrets file, e.g. CybersourceRouteBSecret. Webhook fields default to the primary's."""
+    secrets = secrets_path(args)
+    doc = json.loads(Path(secrets).read_text()) if secrets else {}
+    routes: dict[str, dict] = {}
+    for key, value in doc.items():
+        if key == PRIMARY_SECRET or not ROUTE_SECRET_RE.match(key) or not isinstance(value, dict):
+            continue
+        creds = {k: value[k] for k in CRED_FIELDS if value.get(k)}
+        lacking = [k for k in ("merchant_id", "key_id", "shared_secret_b64") if k not in creds]
+        if lacking:
+            raise SystemExit(f"cybersource-sim: {key} lacks {', '.join(lacking)}")
+        for k in ("webhook_key_id", "webhook_secret_b64"):
+            creds.setdefault(k, primary[k])
+        for k in ("shared_secret_b64", "webhook_secret_b64"):
+            try:
+                base64.b64decode(creds[k], validate=True)
+            except ValueError:
+                raise SystemExit(f"cybersource-sim: {key}.{k} is not standard base64") from None
+        if creds["merchant_id"] == primary["merchant_id"] or creds["merchant_id"] in routes:
+            raise SystemExit(f"cybersource-sim: {key}.merchant_id {creds['merchant_id']} is already served")
+        routes[creds["merchant_id"]] = creds
+    return routes
+
+
 def build_server(argv=None):
     """Parse the CLI arguments and build the (not yet serving) simulator server.
 
@@ -2054,7 +2435,9 @@ def build_server(argv=None):
     ap = argparse.ArgumentParser(description="Cybersource REST API sandbox simulator (loopback only)")
     ap.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 = pick a free one and print it)")
-    ap.add_argument("--secrets-file", help="JSON with a CybersourceSecret member (infra/local/secrets.local.json)")
+    ap.add_argument("--secrets-file", help="JSON with a CybersourceSecret member (the primary merchant) and "
+                    "optionally more Cybersource*Secret members (further merchant ids; "
+                    "infra/local/secrets.local.json)")
     ap.add_argument("--merchant-id")
     ap.add_argument("--key-id")
     ap.add_argument("--shared-secret-b64")
@@ -2081,7 +2464,7 @@ def build_server(argv=None):
               "duplicate_transaction_id": "reject" if args.reject_duplicate_transaction_id else "allow",
               "notify_retries": 3, "notify_retry_interval_ms": 1000, "notify_timeout_s": 10,
               "webhook_signed_content": "payload", "quiet": args.quiet, "explain_401": True}
-    sim = Simulator(creds, args.seed, config)
+    sim = Simulator(creds, args.seed, config, load_routes(args, creds))
     handler = type("BoundHandler", (Handler,), {"sim": sim})
     server_cls = type("SimServer", (ThreadingHTTPServer,), {
         "daemon_threads": True, "address_family": socket.AF_INET6 if ":" in args.host else socket.AF_INET})

@@ -287,6 +287,9 @@ class AdminError(Exception):
 
 class SimHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms per keep-alive request on Linux loopback).
+    disable_nagle_algorithm = True
     sim: BaseSim  # bound per server by make_server()
 
     def log_message(self, fmt, *args):

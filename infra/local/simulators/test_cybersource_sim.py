@@ -31,7 +31,11 @@ sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
 SIM = HERE / "cybersource.py"
 SECRETS = HERE.parent / "secrets.local.json"
-CREDS = json.loads(SECRETS.read_text())["CybersourceSecret"]
+SECRETS_DOC = json.loads(SECRETS.read_text())
+CREDS = SECRETS_DOC["CybersourceSecret"]  # route A, the primary merchant
+CREDS_B = SECRETS_DOC["CybersourceRouteBSecret"]  # route B, a second merchant id with its own key
+MID_A, MID_B = CREDS["merchant_id"], CREDS_B["merchant_id"]
+AS_B = {"merchant_id": MID_B, "key_id": CREDS_B["key_id"], "secret_b64": CREDS_B["shared_secret_b64"]}
 
 
 # ------------------------------------------------------------------------------------------
@@ -182,6 +186,12 @@ def _jwt(claims: dict) -> str:
 TOKEN = _jwt({"jti": "1Etest", "exp": int(time.time()) + 3600,
               "data": {"number": "555555XXXXXX4444", "type": "002", "expirationMonth": "09",
                        "expirationYear": "2030"}})
+VISA = _jwt({"jti": "1Evisa", "exp": int(time.time()) + 3600,
+             "data": {"number": "411111XXXXXX1111", "type": "001", "expirationMonth": "09",
+                      "expirationYear": "2030"}})
+AMEX = _jwt({"jti": "1Eamex", "exp": int(time.time()) + 3600,
+             "data": {"number": "378282XXXXX0005", "type": "003", "expirationMonth": "09",
+                      "expirationYear": "2030"}})
 
 
 class SimulatorTest(unittest.TestCase):
@@ -214,17 +224,36 @@ class SimulatorTest(unittest.TestCase):
         cls.stderr.close()
 
     def setUp(self):
-        status, _ = self.c.admin("POST", "/reset")
+        # keep_model false: a routing model or soft-decline exemption must not leak between tests
+        status, _ = self.c.admin("POST", "/reset", {"keep_model": False})
         self.assertEqual(status, 200)
         self.c.admin("POST", "/config", {"notify_url": self.rx.url, "notify_retry_interval_ms": 50})
         with self.rx.cond:
             self.rx.received.clear()
 
     # -------------------------------------------------------------------- helpers
-    def authorize(self, code, **kw):
-        status, data = self.c.call("POST", "/pts/v2/payments", auth_body(code, **kw))
+    def authorize(self, code, signer: dict | None = None, **kw):
+        status, data = self.c.call("POST", "/pts/v2/payments", auth_body(code, **kw), **(signer or {}))
         self.assertEqual(status, 201, data)
         return data
+
+    def set_model(self, spec: dict) -> dict:
+        status, data = self.c.admin("PUT", "/routing-model", spec)
+        self.assertEqual(status, 200, data)
+        return data
+
+    def model_counters(self, mid: str = MID_A) -> dict:
+        status, data = self.c.admin("GET", "/routing-model")
+        self.assertEqual(status, 200, data)
+        return data["counters"][mid]
+
+    def outcomes(self, n: int, prefix: str, **kw) -> list[tuple[str, str | None]]:
+        """(status, errorInformation.reason) of n authorizations."""
+        out = []
+        for i in range(n):
+            data = self.authorize(f"{prefix}-{i}", **kw)
+            out.append((data["status"], data.get("errorInformation", {}).get("reason")))
+        return out
 
     def ledger(self, **filters):
         q = ("?" + urllib.parse.urlencode(filters)) if filters else ""
@@ -663,6 +692,257 @@ class SimulatorTest(unittest.TestCase):
                          (auth["id"], "CB-1", "60.00", "USD"))
         status, rep = self.c.call("GET", "/reporting/v3/chargeback-details", query=q[:1])
         self.assertEqual(status, 400)
+
+    # -------------------------------------------------------------------- merchants (payment routes)
+    def test_second_merchant_authenticates_with_own_key(self):
+        data = self.authorize("ROUTE-B-1", signer=AS_B)
+        self.assertEqual(data["status"], "AUTHORIZED")
+        status, det = self.c.call("GET", f"/tss/v2/transactions/{data['id']}", **AS_B)
+        self.assertEqual((status, det["merchantId"]), (200, MID_B))
+        unauth = {"response": {"rmsg": "Authentication Failed"}}
+        # B's key naming A, A's key naming B, B's key naming an unknown merchant: all 401, nothing created
+        for kw in ({**AS_B, "merchant_id": MID_A}, {"merchant_id": MID_B},
+                   {**AS_B, "merchant_id": "o2c_nobody"}):
+            with self.subTest(kw=kw):
+                status, body = self.c.call("POST", "/pts/v2/payments", auth_body("ROUTE-B-BAD"), **kw)
+                self.assertEqual((status, body), (401, unauth))
+        self.assertEqual(self.ledger(code="ROUTE-B-BAD"), [])
+        status, health = self.c.admin("GET", "/health")
+        self.assertEqual((health["merchant_id"], health["merchant_ids"]), (MID_A, [MID_A, MID_B]))
+
+    def test_transactions_are_scoped_to_their_merchant(self):
+        a = self.authorize("SCOPE-A", amount="10.00", tx="scope-a-tx")
+        amount = {"orderInformation": {"amountDetails": {"totalAmount": "10.00", "currency": "USD"}}}
+        # to B, A's id is indistinguishable from an id that does not exist
+        unknown = self.c.call("POST", "/pts/v2/payments/1111111111111111111111/captures", amount, **AS_B)
+        foreign = self.c.call("POST", f"/pts/v2/payments/{a['id']}/captures", amount, **AS_B)
+        self.assert_invalid(*foreign, "INVALID_PAYMENT_ID")
+        self.assertEqual(foreign[1]["reason"], unknown[1]["reason"])
+        self.assertEqual(self.c.call("GET", f"/tss/v2/transactions/{a['id']}", **AS_B)[0], 404)
+        self.assert_invalid(*self.c.call("POST", f"/pts/v2/payments/{a['id']}/reversals", {
+            "reversalInformation": {"amountDetails": {"totalAmount": "10.00", "currency": "USD"}}}, **AS_B),
+            "INVALID_PAYMENT_ID")
+        self.assert_invalid(*self.c.call("POST", "/pts/v2/reversals", {
+            "clientReferenceInformation": {"code": "SCOPE-A", "transactionId": "scope-a-tx"},
+            "reversalInformation": {"amountDetails": {"totalAmount": "10.00", "currency": "USD"}}}, **AS_B),
+            "INVALID_DATA")
+        for query in ("clientReferenceInformation.code:SCOPE-A", f"id:{a['id']}", f"merchantId:{MID_A}"):
+            with self.subTest(query=query):
+                status, res = self.c.call("POST", "/tss/v2/searches", {"query": query}, **AS_B)
+                self.assertEqual((status, res["totalCount"]), (201, 0))
+                self.assertNotIn("_embedded", res)
+        status, res = self.c.call("POST", "/tss/v2/searches", {"query": "clientReferenceInformation.code:SCOPE-A"})
+        self.assertEqual(res["totalCount"], 1)
+        # a saved search is the saving merchant's
+        status, saved = self.c.call("POST", "/tss/v2/searches", {"query": "clientReferenceInformation.code:SCOPE-A",
+                                                                  "save": True})
+        self.assertEqual(self.c.call("GET", f"/tss/v2/searches/{saved['searchId']}", **AS_B)[0], 404)
+        self.assertEqual(self.c.call("GET", f"/tss/v2/searches/{saved['searchId']}")[0], 200)
+        # B's probes changed nothing: A captures in full, its capture is A's too
+        status, cap = self.c.call("POST", f"/pts/v2/payments/{a['id']}/captures", amount)
+        self.assertEqual(status, 201, cap)
+        self.assert_invalid(*self.c.call("POST", f"/pts/v2/captures/{cap['id']}/refunds", amount, **AS_B),
+                            "INVALID_PAYMENT_ID")
+        self.assert_invalid(*self.c.call("POST", f"/pts/v2/captures/{cap['id']}/voids", {}, **AS_B),
+                            "INVALID_PAYMENT_ID")
+        self.assert_invalid(*self.c.call("POST", "/pts/v2/voids", {
+            "clientReferenceInformation": {"transactionId": "scope-a-tx"}}, **AS_B), "INVALID_DATA")
+        self.assertEqual({e["merchant_id"] for e in self.ledger(code="SCOPE-A")}, {MID_A})
+
+    def test_ledger_and_state_carry_merchant_id(self):
+        self.authorize("MID-A", capture=True)
+        b = self.authorize("MID-B", signer=AS_B)
+        self.c.call("POST", f"/pts/v2/payments/{b['id']}/reversals", {
+            "reversalInformation": {"amountDetails": {"totalAmount": "100.00", "currency": "USD"}}}, **AS_B)
+        self.assertEqual([(e["code"], e["type"], e["merchant_id"]) for e in self.ledger()],
+                         [("MID-A", "sale", MID_A), ("MID-B", "authorization", MID_B),
+                          ("MID-B", "reversal", MID_B)])
+        self.assertEqual([e["type"] for e in self.ledger(merchant_id=MID_B)], ["authorization", "reversal"])
+        self.assertEqual(self.ledger(merchant_id="o2c_nobody"), [])
+        status, state = self.c.admin("GET", f"/state?merchant_id={MID_B}")
+        self.assertEqual(status, 200)
+        self.assertEqual({t["merchant_id"] for t in state["transactions"]}, {MID_B})
+        self.assertEqual((len(state["transactions"]), state["ledger_size"]), (2, 2))
+        self.assertEqual(state["merchant_ids"], [MID_A, MID_B])
+        self.assertEqual(len(self.c.admin("GET", "/state")[1]["transactions"]), 3)
+
+    # -------------------------------------------------------------------- routing model
+    def test_model_approval_rate(self):
+        model = self.set_model({"seed": 7, "merchants": {MID_A: {"approval": {"*": 0.9}}}})
+        self.assertEqual(model["counters"][MID_A]["authorizations"], 0)
+        statuses = [st for st, _ in self.outcomes(2000, "RATE")]
+        approved = statuses.count("AUTHORIZED")
+        self.assertTrue(0.86 <= approved / 2000 <= 0.94, approved)
+        self.assertEqual(set(statuses), {"AUTHORIZED", "DECLINED"})
+        counters = self.model_counters()
+        self.assertEqual((counters["authorizations"], counters["approved"]), (2000, approved))
+        self.assertEqual(counters["soft_declined"] + counters["hard_declined"], 2000 - approved)
+        self.assertEqual(len(self.ledger(status="DECLINED")), 2000 - approved)
+        # B has no model: default behaviour
+        self.assertEqual(self.authorize("RATE-B", signer=AS_B)["status"], "AUTHORIZED")
+
+    def test_model_segment_precedence(self):
+        self.set_model({"merchants": {MID_A: {"approval": {
+            "*": 0, "USD|visa": 1, "USD": 0, "EUR": 1, "visa": 0, "mastercard": 1}}}})
+        cases = [("USD", VISA, "AUTHORIZED"),        # CURRENCY|brand beats CURRENCY and brand
+                 ("USD", TOKEN, "DECLINED"),         # CURRENCY (USD 0) beats brand (mastercard 1)
+                 ("EUR", VISA, "AUTHORIZED"),        # CURRENCY (EUR 1) beats brand (visa 0)
+                 ("GBP", TOKEN, "AUTHORIZED"),       # brand (mastercard 1) beats *
+                 ("GBP", VISA, "DECLINED"),          # brand (visa 0)
+                 ("GBP", AMEX, "DECLINED")]          # * (0)
+        for currency, token, want in cases:
+            with self.subTest(currency=currency, token=token[-12:]):
+                data = self.authorize(f"SEG-{currency}", currency=currency, token=token)
+                self.assertEqual(data["status"], want, data)
+
+    def test_model_drift_merges_after_n(self):
+        self.set_model({"merchants": {MID_A: {"approval": {"*": 1, "EUR": 1},
+                                              "drift": [{"after": 10, "approval": {"*": 0}}]}}})
+        first = [st for st, _ in self.outcomes(10, "DRIFT")]
+        self.assertEqual(first, ["AUTHORIZED"] * 10)
+        counters = self.model_counters()
+        self.assertEqual((counters["approval"], counters["drift_steps_applied"]), ({"*": 0.0, "EUR": 1.0}, 1))
+        self.assertEqual([st for st, _ in self.outcomes(5, "DRIFT2")], ["DECLINED"] * 5)
+        # merged over, not replaced: the EUR segment is untouched
+        self.assertEqual(self.authorize("DRIFT-EUR", currency="EUR")["status"], "AUTHORIZED")
+
+    def test_model_probabilistic_drift(self):
+        self.set_model({"seed": 3, "merchants": {MID_A: {"approval": {"*": 0.95},
+                                                         "drift": [{"after": 600, "approval": {"*": 0.6}}]}}})
+        outcomes = [st == "AUTHORIZED" for st, _ in self.outcomes(1200, "PDRIFT")]
+        before, after = sum(outcomes[:600]) / 600, sum(outcomes[600:]) / 600
+        self.assertTrue(0.92 <= before <= 0.98, before)
+        self.assertTrue(0.54 <= after <= 0.66, after)
+
+    def test_model_soft_and_hard_declines(self):
+        self.set_model({"merchants": {MID_A: {"approval": {"*": 0}}}})  # default share 0.5 and reasons
+        codes = {"ISSUER_UNAVAILABLE": "91", "PROCESSOR_ERROR": "96", "PROCESSOR_DECLINED": "05",
+                 "INSUFFICIENT_FUND": "51"}
+        declines = [self.authorize(f"SPLIT-{i}", actions=["TOKEN_CREATE"]) for i in range(400)]
+        for d in declines:
+            reason = d["errorInformation"]["reason"]
+            self.assertEqual((d["status"], d["processorInformation"]["responseCode"]), ("DECLINED", codes[reason]))
+            self.assertEqual(d["riskInformation"]["profile"]["decision"], "ACCEPT")
+            self.assertNotIn("authorizedAmount", d["orderInformation"]["amountDetails"])
+            self.assertNotIn("tokenInformation", d)  # declines create no TMS token
+        soft = sum(d["errorInformation"]["reason"] in ("ISSUER_UNAVAILABLE", "PROCESSOR_ERROR") for d in declines)
+        self.assertTrue(160 <= soft <= 240, soft)
+        counters = self.model_counters()
+        self.assertEqual((counters["soft_declined"], counters["hard_declined"]), (soft, 400 - soft))
+        self.assertEqual(set(counters["reasons"]), set(codes))
+        # no hold: nothing to capture; TSS shows the decline
+        status, cap = self.c.call("POST", f"/pts/v2/payments/{declines[0]['id']}/captures",
+                                  {"orderInformation": {"amountDetails": {"totalAmount": "100.00", "currency": "USD"}}})
+        self.assert_invalid(status, cap, "MISSING_AUTH")
+        status, det = self.c.call("GET", f"/tss/v2/transactions/{declines[0]['id']}")
+        self.assertEqual(det["errorInformation"]["reason"], declines[0]["errorInformation"]["reason"])
+        # share 1 / 0 and custom reasons
+        self.set_model({"merchants": {MID_A: {"approval": {"*": 0}, "soft_decline_share": 1,
+                                              "soft_decline_reasons": ["PROCESSOR_ERROR"]},
+                                      MID_B: {"approval": {"*": 0}, "soft_decline_share": 0,
+                                              "hard_decline_reasons": ["EXPIRED_CARD"]}}})
+        self.assertEqual(set(self.outcomes(20, "SOFT1")), {("DECLINED", "PROCESSOR_ERROR")})
+        hard = self.authorize("HARD0", signer=AS_B)
+        self.assertEqual((hard["errorInformation"]["reason"], hard["processorInformation"]["responseCode"]),
+                         ("EXPIRED_CARD", "54"))
+
+    def test_model_same_seed_same_sequence(self):
+        spec = {"seed": 11, "merchants": {MID_A: {"approval": {"*": 0.5}},
+                                          MID_B: {"approval": {"*": 0.5}}}}
+        self.set_model(spec)
+        first = self.outcomes(60, "SEQ")
+        self.assertGreater(len(set(first)), 2)
+        self.c.admin("POST", "/reset")  # keeps the model, restarts its RNG and counters
+        self.assertEqual(self.model_counters()["authorizations"], 0)
+        # B's traffic in between does not shift A's sequence (one RNG per merchant)
+        self.outcomes(7, "SEQ-B", signer=AS_B)
+        self.assertEqual(self.outcomes(60, "SEQ"), first)
+        self.set_model({**spec, "seed": 12})
+        self.assertNotEqual(self.outcomes(60, "SEQ"), first)
+
+    def test_triggers_win_over_model(self):
+        self.set_model({"merchants": {MID_A: {"approval": {"*": 0}}}})
+        self.assertEqual(self.authorize("TW-1", email="review@example.com")["status"], "PENDING_REVIEW")
+        self.assertEqual(self.authorize("TW-2", email="review@example.com", actions=["DECISION_SKIP"])["status"],
+                         "AUTHORIZED")
+        self.assertEqual(self.authorize("TW-3", email="nsf@example.com")["errorInformation"]["reason"],
+                         "INSUFFICIENT_FUND")
+        self.assertEqual(self.authorize("TW-4", email="partial@example.com")["status"], "PARTIAL_AUTHORIZED")
+        self.assertEqual(self.model_counters()["authorizations"], 0)
+        self.assertEqual(self.authorize("TW-5")["status"], "DECLINED")
+        self.assertEqual(self.model_counters()["authorizations"], 1)
+
+    def test_model_validation_names_the_field(self):
+        good = {"approval": {"*": 0.9}}
+        cases = [
+            ({"merchants": {MID_A: {"approval": {"*": 1.5}}}}, f"merchants.{MID_A}.approval.*"),
+            ({"merchants": {MID_A: {"approval": {"*": True}}}}, f"merchants.{MID_A}.approval.*"),
+            ({"merchants": {MID_A: {"approval": {"USD": 0.5}}}}, f"merchants.{MID_A}.approval.*"),
+            ({"merchants": {MID_A: {"approval": {"*": 1, "usd": 0.5}}}}, f"merchants.{MID_A}.approval.usd"),
+            ({"merchants": {MID_A: {"approval": {"*": 1, "USD|maestro": 0.5}}}},
+             f"merchants.{MID_A}.approval.USD|maestro"),
+            ({"merchants": {MID_A: {**good, "soft_decline_share": -0.1}}}, f"merchants.{MID_A}.soft_decline_share"),
+            ({"merchants": {MID_A: {**good, "soft_decline_reasons": ["ISSUER_UNAVAILABLE", ""]}}},
+             f"merchants.{MID_A}.soft_decline_reasons[1]"),
+            ({"merchants": {MID_A: {**good, "hard_decline_reasons": []}}}, f"merchants.{MID_A}.hard_decline_reasons"),
+            ({"merchants": {MID_A: {**good, "drift": [{"after": -1, "approval": {"*": 0.5}}]}}},
+             f"merchants.{MID_A}.drift[0].after"),
+            ({"merchants": {MID_A: {**good, "drift": [{"after": 5, "approval": {"*": 2}}]}}},
+             f"merchants.{MID_A}.drift[0].approval.*"),
+            ({"merchants": {MID_A: {**good, "drift": [{"after": 5}]}}}, f"merchants.{MID_A}.drift[0].approval"),
+            ({"merchants": {MID_A: {**good, "approvals": {}}}}, f"merchants.{MID_A}.approvals"),
+            ({"merchants": {MID_A: {}}}, f"merchants.{MID_A}.approval"),
+            ({"merchants": {"o2c_nobody": good}}, "merchants.o2c_nobody"),
+            ({"merchants": {}}, "merchants"),
+            ({"seed": "7", "merchants": {MID_A: good}}, "seed"),
+            ({"merchant": {MID_A: good}}, "merchant"),
+        ]
+        for body, field in cases:
+            with self.subTest(field=field):
+                status, data = self.c.admin("PUT", "/routing-model", body)
+                self.assertEqual(status, 400, data)
+                self.assertEqual(data["field"], field, data)
+                self.assertIn(field, data["error"])
+        self.assertEqual(self.c.admin("GET", "/routing-model"), (200, {"model": None, "counters": {}}))
+
+    def test_model_get_delete_and_reset(self):
+        put = self.set_model({"seed": 7, "merchants": {MID_A: {"approval": {"*": 0.92, "USD|visa": 0.95}}}})
+        self.assertEqual(put["model"], {"seed": 7, "merchants": {MID_A: {
+            "approval": {"*": 0.92, "USD|visa": 0.95}, "soft_decline_share": 0.5,
+            "soft_decline_reasons": ["ISSUER_UNAVAILABLE", "PROCESSOR_ERROR"],
+            "hard_decline_reasons": ["PROCESSOR_DECLINED", "INSUFFICIENT_FUND"], "drift": []}}})
+        self.assertEqual(set(put["counters"][MID_A]), {"authorizations", "approved", "soft_declined",
+                                                      "hard_declined", "approval", "drift_steps_applied",
+                                                      "reasons"})
+        self.outcomes(3, "GDR")
+        self.assertEqual(self.c.admin("POST", "/reset")[0], 200)
+        status, got = self.c.admin("GET", "/routing-model")
+        self.assertEqual((got["model"], got["counters"][MID_A]["authorizations"]), (put["model"], 0))
+        self.assertEqual(self.c.admin("GET", "/state")[1]["routing_model"]["model"], put["model"])
+        self.assertEqual(self.c.admin("POST", "/reset?keep_model=0")[0], 200)
+        self.assertEqual(self.c.admin("GET", "/routing-model")[1]["model"], None)
+        self.set_model({"merchants": {MID_A: {"approval": {"*": 0}}}})
+        self.assertEqual(self.c.admin("DELETE", "/routing-model"), (200, {"model": None, "counters": {}}))
+        self.assertEqual(self.authorize("GDR-AFTER")["status"], "AUTHORIZED")
+
+    # -------------------------------------------------------------------- `soft` trigger
+    def test_soft_trigger_and_exempt_list(self):
+        for signer in (None, AS_B):  # default: every merchant soft-declines
+            data = self.authorize("SOFT-1", email="soft@example.com", signer=signer)
+            self.assertEqual((data["status"], data["errorInformation"]["reason"],
+                              data["processorInformation"]["responseCode"]), ("DECLINED", "ISSUER_UNAVAILABLE", "91"))
+        status, out = self.c.admin("PUT", "/soft-decline-exempt", {"merchant_ids": [MID_B]})
+        self.assertEqual((status, out), (200, {"merchant_ids": [MID_B]}))
+        self.assertEqual(self.authorize("SOFT-2", email="soft+o1@example.com")["status"], "DECLINED")
+        data = self.authorize("SOFT-2", email="soft+o1@example.com", signer=AS_B)  # cascade to route B
+        self.assertEqual((data["status"], data["riskInformation"]["profile"]["decision"]), ("AUTHORIZED", "ACCEPT"))
+        self.assertEqual([(e["merchant_id"], e["status"]) for e in self.ledger(code="SOFT-2")],
+                         [(MID_A, "DECLINED"), (MID_B, "AUTHORIZED")])
+        status, data = self.c.admin("PUT", "/soft-decline-exempt", {"merchant_ids": ["o2c_nobody"]})
+        self.assertEqual((status, data["field"]), (400, "merchant_ids[0]"))
+        self.assertEqual(self.c.admin("GET", "/soft-decline-exempt"), (200, {"merchant_ids": [MID_B]}))
+        self.c.admin("POST", "/reset", {"keep_model": False})
+        self.assertEqual(self.c.admin("GET", "/soft-decline-exempt"), (200, {"merchant_ids": []}))
 
 
 if __name__ == "__main__":
