@@ -62,6 +62,7 @@ async fn chaos_run_keeps_every_invariant() {
         checkpoints: Some(crashes.clone()),
         retry_delay: Duration::from_secs(2),
         lease: Some(Duration::from_secs(2)),
+        ..Options::default()
     })
     .await;
     for op in ["authorize", "capture", "refund", "reversal"] {

@@ -40,6 +40,7 @@ async fn hundreds_of_orders_under_crashes_and_faults_are_charged_exactly_once() 
         checkpoints: Some(crashes.clone()),
         retry_delay: Duration::from_secs(1),
         lease: Some(Duration::from_secs(2)),
+        ..Options::default()
     })
     .await;
     for op in ["authorize", "capture", "reversal"] {

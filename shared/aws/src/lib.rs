@@ -9,6 +9,7 @@
 //! - [`aws_config`] loads the SDK configuration (standard chain, optional endpoint override for
 //!   the local moto server).
 
+pub mod routing;
 pub mod secrets;
 pub mod sqs;
 pub mod store;

@@ -101,6 +101,10 @@ impl DynamoOrderStore {
         &self.table
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// `ORDER#<id>`.
     pub fn order_pk(id: &str) -> String {
         format!("ORDER#{id}")

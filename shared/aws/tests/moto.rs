@@ -852,3 +852,76 @@ async fn secrets_source_on_a_plain_client_and_the_config_helper() {
         "erp-token"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Routing state (document + statistics) on the same table
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn routing_document_and_statistics_round_trip_on_the_table() {
+    use o2c_domain::ports::RoutingStore;
+    use o2c_domain::routing::stats::bucket_start;
+    use o2c_domain::routing::Observation;
+    let f = store_fixture().await;
+    assert_eq!(f.store.routing_document().await.unwrap(), None);
+    o2c_aws::routing::put_routing_document(&f.store, r#"{"version":1}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.routing_document().await.unwrap().as_deref(),
+        Some(r#"{"version":1}"#)
+    );
+
+    // 40 concurrent writers over 4 shards and two buckets: counters add up, nothing is lost.
+    let t0 = bucket_start(now(), 60);
+    let t1 = t0.plus(Duration::from_secs(60));
+    let expires = t1.plus(Duration::from_secs(7200));
+    let writes: Vec<_> = (0..40u8)
+        .map(|i| {
+            let store = f.store.clone();
+            tokio::spawn(async move {
+                let o = match i % 4 {
+                    0 | 1 => Observation::Approved,
+                    2 => Observation::SoftDecline,
+                    _ => Observation::Error,
+                };
+                let bucket = if i < 30 { t0 } else { t1 };
+                store
+                    .record("a", "USD|visa", bucket, i % 4, o, expires)
+                    .await
+            })
+        })
+        .collect();
+    for w in writes {
+        w.await.unwrap().unwrap();
+    }
+    f.store
+        .record("b", "USD|visa", t0, 0, Observation::HardDecline, expires)
+        .await
+        .unwrap();
+    let buckets = f.store.buckets("a", "USD|visa", t0, 4).await.unwrap();
+    assert_eq!(buckets.len(), 2);
+    assert_eq!(buckets[0].start, t0);
+    assert_eq!(buckets[0].counts.attempts, 30);
+    assert_eq!(buckets[0].counts.approved, 16);
+    assert_eq!(buckets[1].counts.attempts, 10);
+    let total: u64 = buckets.iter().map(|b| b.counts.errors).sum();
+    assert_eq!(total, 10);
+    // `since` excludes older buckets; another route and segment are separate items.
+    assert_eq!(
+        f.store.buckets("a", "USD|visa", t1, 4).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        f.store.buckets("a", "EUR|visa", t0, 4).await.unwrap().len(),
+        0
+    );
+    let b = f.store.buckets("b", "USD|visa", t0, 4).await.unwrap();
+    assert_eq!(b[0].counts.hard_declined, 1);
+    // Every statistics item carries the TTL.
+    let item = raw_item(&f, "RSTAT#a#USD|visa#0", &t0.to_rfc3339()).await;
+    assert_eq!(
+        item[TTL_ATTRIBUTE],
+        AttributeValue::N(expires.epoch_seconds().to_string())
+    );
+}

@@ -195,3 +195,58 @@ impl Clock for ManualClock {
         Timestamp::from_millis(self.0.load(Ordering::SeqCst))
     }
 }
+
+/// Routing state in memory (the same contract as the DynamoDB adapter: a document, counters
+/// per route, segment, bucket and shard).
+#[derive(Default, Clone)]
+pub struct InMemoryRouting {
+    pub document: Arc<Mutex<Option<String>>>,
+    counters: Arc<Mutex<BTreeMap<StatsKey, crate::routing::Counts>>>,
+}
+
+/// (route, segment, bucket start, shard).
+type StatsKey = (String, String, Timestamp, u8);
+
+#[async_trait]
+impl RoutingStore for InMemoryRouting {
+    async fn routing_document(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.document.lock().unwrap().clone())
+    }
+
+    async fn record(
+        &self,
+        route: &str,
+        segment: &str,
+        bucket: Timestamp,
+        shard: u8,
+        observation: crate::routing::Observation,
+        _expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.counters
+            .lock()
+            .unwrap()
+            .entry((route.to_string(), segment.to_string(), bucket, shard))
+            .or_default()
+            .add(observation);
+        Ok(())
+    }
+
+    async fn buckets(
+        &self,
+        route: &str,
+        segment: &str,
+        since: Timestamp,
+        shards: u8,
+    ) -> Result<Vec<crate::routing::Bucket>, StoreError> {
+        let mut by_start: BTreeMap<Timestamp, crate::routing::Counts> = BTreeMap::new();
+        for ((r, s, start, shard), c) in self.counters.lock().unwrap().iter() {
+            if r == route && s == segment && *start >= since && *shard < shards {
+                by_start.entry(*start).or_default().merge(c);
+            }
+        }
+        Ok(by_start
+            .into_iter()
+            .map(|(start, counts)| crate::routing::Bucket { start, counts })
+            .collect())
+    }
+}

@@ -11,6 +11,7 @@ pub mod money;
 pub mod pii;
 pub mod ports;
 pub mod recipe;
+pub mod routing;
 pub mod state;
 pub mod time;
 pub mod timeline;

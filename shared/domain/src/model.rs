@@ -173,6 +173,10 @@ pub struct Order {
     pub shipping: Option<Money>,
     pub total: Money,
     pub instrument: PaymentInstrument,
+    /// The sales channel (`web`, `mobile`, `b2b`, …) when Clarity says (order metadata
+    /// `channel`); routing rules may look at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<Payment>,
     #[serde(default)]
@@ -298,6 +302,7 @@ pub mod sample {
                 customer_id: "TMSC1".into(),
                 payment_instrument_id: "TMSPI1".into(),
             },
+            channel: None,
             payment: None,
             refunds: vec![],
             chargebacks: vec![],

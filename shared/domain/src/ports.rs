@@ -437,6 +437,38 @@ pub enum SecretError {
 
 /// Where credentials come from (Secrets Manager in production). Values are `SecretString`, which
 /// redacts itself in `Debug` and has no `Display`.
+/// Dynamic routing's persistent state: the routing document and the approval statistics of
+/// each route (see [`crate::routing::stats`]). A statistics write is a commutative counter
+/// increment on one (route, segment, bucket, shard) item, so concurrent writers never conflict
+/// and never read first; the shard spreads one busy route's writes over several partitions.
+#[async_trait]
+pub trait RoutingStore: Send + Sync {
+    /// The routing document (JSON text), if one was put in the store.
+    async fn routing_document(&self) -> Result<Option<String>, StoreError>;
+
+    /// Count one observation in the bucket starting at `bucket`, on write shard `shard`; the
+    /// store may forget the bucket after `expires_at`.
+    async fn record(
+        &self,
+        route: &str,
+        segment: &str,
+        bucket: Timestamp,
+        shard: u8,
+        observation: crate::routing::Observation,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Every bucket of (route, segment) starting at or after `since`, shards summed, oldest
+    /// first.
+    async fn buckets(
+        &self,
+        route: &str,
+        segment: &str,
+        since: Timestamp,
+        shards: u8,
+    ) -> Result<Vec<crate::routing::Bucket>, StoreError>;
+}
+
 #[async_trait]
 pub trait SecretSource: Send + Sync {
     async fn secret(&self, id: &str) -> Result<SecretString, SecretError>;

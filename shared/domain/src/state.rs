@@ -4,11 +4,14 @@
 //! from a pair that is in [`TRANSITIONS`]. Stores write transitions conditionally (expected
 //! state + version), so an illegal or stale change is an error, never a silent overwrite.
 //!
-//! Beyond DESIGN §4 the table adds three edges, each needed by a documented flow:
+//! Beyond DESIGN §4 the table adds four edges, each needed by a documented flow:
 //! - `Rejected → Voiding`: Decision Manager can reject an authorization the issuer approved
 //!   (Cybersource `AUTHORIZED_RISK_DECLINED`); the held funds must then be reversed.
 //! - `PartiallyRefunded → Refunding`: a second partial refund.
 //! - `PartiallyRefunded → Disputed`: a chargeback after a partial refund.
+//! - `Authorizing → Received`: a soft decline (issuer or processor unavailable) on one payment
+//!   route with another route left; the order is ready for the next authorization attempt
+//!   (dynamic routing's cascade; no hold exists after a decline).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -105,6 +108,7 @@ pub const TRANSITIONS: &[(OrderState, OrderState)] = &[
     (Authorizing, PendingReview),
     (Authorizing, Declined),
     (Authorizing, Rejected),
+    (Authorizing, Received),
     (Authorized, Capturing),
     (Capturing, Captured),
     (PendingReview, Authorized),
@@ -249,6 +253,7 @@ mod tests {
         assert_eq!(
             extra,
             vec![
+                &(Authorizing, Received),
                 &(Rejected, Voiding),
                 &(PartiallyRefunded, Refunding),
                 &(PartiallyRefunded, Disputed)

@@ -3,7 +3,8 @@
 
 use crate::handler::{Accepts, PaymentHandler, Ports};
 use crate::notification::CybersourceNotification;
-use crate::payment::{PaymentContext, Route, SingleRoute};
+use crate::payment::{PaymentContext, Route, Router, SingleRoute};
+use crate::routing::DynamicRouter;
 use crate::sync::{ClaritySync, ErpSync};
 use crate::webhook::ClarityWebhook;
 use o2c_connectors::clarity::{ClarityClient, ClarityCredentials};
@@ -13,14 +14,16 @@ use o2c_connectors::mapping::salesforce::CrmMapping;
 use o2c_connectors::netsuite::{ErpCredentials, NetSuiteClient};
 use o2c_connectors::salesforce::{CrmCredentials, SalesforceClient};
 use o2c_domain::pii::MaskPolicy;
-use o2c_domain::ports::{SecretSource, SystemClock};
+use o2c_domain::ports::{RoutingStore, SecretSource, SystemClock};
 use o2c_domain::recipe::{lease_for, Checkpoints, NoCheckpoints};
+use o2c_domain::routing::RoutingConfig;
 use o2c_runtime::batch::MessageHandler;
 use o2c_runtime::config::FunctionConfig;
 use o2c_runtime::lambda::Error;
 use o2c_runtime::lambda::HttpHandler;
 use o2c_runtime::wiring::Adapters;
 use secrecy::ExposeSecret;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The secret id a function was configured with.
@@ -75,15 +78,80 @@ pub async fn payment_context(
 ) -> Result<(PaymentContext, CybersourceCredentials), Error> {
     let credentials = cybersource_credentials(config, adapters).await?;
     let client = CybersourceClient::new(&credentials, ClientConfig::default())?;
+    let primary = Route {
+        name: credentials.merchant_id.clone(),
+        gateway: Arc::new(client),
+    };
+    let router: Arc<dyn Router> = match adapters.store.routing_document().await? {
+        None => Arc::new(SingleRoute(primary)),
+        Some(text) => Arc::new(dynamic_router(config, adapters, &text).await?),
+    };
     let ctx = PaymentContext {
-        router: Arc::new(SingleRoute(Route {
-            name: credentials.merchant_id.clone(),
-            gateway: Arc::new(client),
-        })),
+        router,
         // Leave a quarter of the function's time for recording and sending.
         call_budget: config.timeout * 3 / 4,
     };
     Ok((ctx, credentials))
+}
+
+/// The variable naming a route's secret id: `primary` → `CYBERSOURCE_SECRET_ID`, any other `v`
+/// → `CYBERSOURCE_ROUTE_<V>_SECRET_ID`.
+pub fn route_secret_var(secret: &str) -> String {
+    if secret == "primary" {
+        "CYBERSOURCE_SECRET_ID".to_string()
+    } else {
+        format!(
+            "CYBERSOURCE_ROUTE_{}_SECRET_ID",
+            secret.to_ascii_uppercase().replace('-', "_")
+        )
+    }
+}
+
+/// The routing document's router: one Cybersource client per route, each with its own key.
+async fn dynamic_router(
+    config: &FunctionConfig,
+    adapters: &Adapters,
+    text: &str,
+) -> Result<DynamicRouter, Error> {
+    let doc = RoutingConfig::from_json(text)?;
+    let mut routes = BTreeMap::new();
+    for spec in &doc.routes {
+        let var = route_secret_var(&spec.secret);
+        let id = config.secret_ids.get(var.as_str()).ok_or_else(|| {
+            format!(
+                "routing document route {:?} uses secret {:?}, but {var} is not configured for \
+                 this function (add the secret, the variable and its IAM grant to template.yaml)",
+                spec.name, spec.secret
+            )
+        })?;
+        let credentials = CybersourceCredentials::from_secret(&adapters.secrets.secret(id).await?)?;
+        if credentials.merchant_id != spec.merchant_id {
+            return Err(format!(
+                "routing document route {:?} names merchant {:?} but its secret holds {:?}",
+                spec.name, spec.merchant_id, credentials.merchant_id
+            )
+            .into());
+        }
+        let client = CybersourceClient::new(&credentials, ClientConfig::default())?;
+        routes.insert(
+            spec.name.clone(),
+            Route {
+                name: spec.name.clone(),
+                gateway: Arc::new(client),
+            },
+        );
+    }
+    tracing::info!(
+        version = doc.version,
+        routes = routes.len(),
+        "routing document loaded"
+    );
+    Ok(DynamicRouter::new(
+        doc,
+        routes,
+        adapters.store.clone(),
+        Arc::new(SystemClock),
+    )?)
 }
 
 /// The cybersource-notification handler.

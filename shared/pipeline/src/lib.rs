@@ -13,6 +13,7 @@ pub mod notification;
 pub mod payment;
 pub mod pollers;
 pub mod redrive;
+pub mod routing;
 pub mod specs;
 pub mod sync;
 pub mod webhook;

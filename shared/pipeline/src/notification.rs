@@ -170,11 +170,11 @@ impl CybersourceNotification {
         let Some(txn) = n.transaction_id() else {
             return Ok(None);
         };
-        // Routes are named by merchant id, which the notification carries as organizationId.
+        // The notification names the merchant id as organizationId; find that route.
         let Some(route) = n
             .organization_id
             .as_deref()
-            .and_then(|org| self.payments.router.by_name(org))
+            .and_then(|org| self.payments.router.by_merchant(org))
             .or_else(|| self.payments.router.all().into_iter().next())
         else {
             return Ok(None);

@@ -13,14 +13,14 @@ pub const AUTHORIZE: FunctionSpec = FunctionSpec {
         QueueName::ErpSync,
     ],
     consumes: Some(QueueName::Orders),
-    secrets: &["CYBERSOURCE_SECRET_ID"],
+    secrets: &["CYBERSOURCE_SECRET_ID", "CYBERSOURCE_ROUTE_B_SECRET_ID"],
 };
 
 pub const CAPTURE: FunctionSpec = FunctionSpec {
     name: "capture",
     sends_to: &[QueueName::ClaritySync, QueueName::ErpSync],
     consumes: Some(QueueName::Captures),
-    secrets: &["CYBERSOURCE_SECRET_ID"],
+    secrets: &["CYBERSOURCE_SECRET_ID", "CYBERSOURCE_ROUTE_B_SECRET_ID"],
 };
 
 /// Writes the dispute's effects itself (ERP record, CRM case, Clarity status + metadata): no
@@ -62,7 +62,7 @@ pub const CYBERSOURCE_NOTIFICATION: FunctionSpec = FunctionSpec {
         QueueName::ErpSync,
     ],
     consumes: None,
-    secrets: &["CYBERSOURCE_SECRET_ID"],
+    secrets: &["CYBERSOURCE_SECRET_ID", "CYBERSOURCE_ROUTE_B_SECRET_ID"],
 };
 
 pub const DLQ_REDRIVE: FunctionSpec = FunctionSpec {
@@ -96,7 +96,7 @@ pub const REFUND: FunctionSpec = FunctionSpec {
     name: "refund",
     sends_to: &[QueueName::ClaritySync, QueueName::ErpSync],
     consumes: Some(QueueName::Refunds),
-    secrets: &["CYBERSOURCE_SECRET_ID"],
+    secrets: &["CYBERSOURCE_SECRET_ID", "CYBERSOURCE_ROUTE_B_SECRET_ID"],
 };
 
 /// Every function.

@@ -7,7 +7,7 @@
 
 use crate::handler::parse;
 use crate::messages::SyncNudge;
-use crate::payment::authorize::{AuthorizeOutcome, EFFECT_KEY as AUTHORIZE};
+use crate::payment::authorize::{final_attempt, AuthorizeOutcome};
 use async_trait::async_trait;
 use o2c_connectors::clarity::ClarityApi;
 use o2c_connectors::cybersource::PaymentOutcome;
@@ -57,12 +57,9 @@ fn reason_for(record: &OrderRecord) -> Option<String> {
         .map(|e| e.why.clone())
 }
 
-/// The recorded authorization, if any.
+/// The recorded authorization (the last attempt, when routing cascaded), if any.
 pub fn authorization(record: &OrderRecord) -> Option<AuthorizeOutcome> {
-    record
-        .effects
-        .get(AUTHORIZE)
-        .and_then(|e| serde_json::from_value(e.outcome.clone()).ok())
+    final_attempt(record).map(|(_, outcome)| outcome)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ pub struct Options {
     pub retry_delay: Duration,
     /// Claim lease (default: derived from the 10 s test timeout).
     pub lease: Option<Duration>,
+    /// A routing document put in the table before the functions start (dynamic routing).
+    pub routing_document: Option<String>,
 }
 
 async fn boot(
@@ -72,6 +74,12 @@ impl Stack {
         let aws = LocalAws::start_with(&sandbox.provision_env());
         let sdk = aws.moto.sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
+        if let Some(doc) = &options.routing_document {
+            let table = o2c_aws::DynamoOrderStore::from_conf(&sdk, aws.var("TABLE_NAME"));
+            o2c_aws::routing::put_routing_document(&table, doc)
+                .await
+                .expect("routing document stored");
+        }
         let mut bridges = Vec::new();
         let consumers: [(&FunctionSpec, QueueName); 5] = [
             (&specs::AUTHORIZE, QueueName::Orders),
@@ -158,11 +166,29 @@ impl Stack {
 
     /// POST to a simulator's admin API.
     pub async fn admin(&self, sim: &str, path: &str, body: Value) -> Value {
+        self.admin_send(reqwest::Method::POST, sim, path, body)
+            .await
+    }
+
+    /// Send `body` to a simulator's admin API with `method`; panics unless it succeeds.
+    pub async fn admin_send(
+        &self,
+        method: reqwest::Method,
+        sim: &str,
+        path: &str,
+        body: Value,
+    ) -> Value {
         let url = format!("{}/__admin/{path}", self.sandbox.url(sim));
-        let r = self.http.post(&url).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .request(method.clone(), &url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "POST {url}: {status} {v}");
+        assert!(status.is_success(), "{method} {url}: {status} {v}");
         v
     }
 

@@ -875,6 +875,22 @@ impl TransactionDetails {
     pub fn application_names(&self) -> Vec<String> {
         application_names(self.application_information.as_ref())
     }
+
+    /// A declined authorization's reason in `errorInformation.reason` terms, read from the
+    /// TSS reason code (`applicationInformation.reasonCode`, else `ics_auth`'s); see
+    /// [`crate::cybersource::outcome::reason_of_code`].
+    pub fn decline_reason(&self) -> Option<&'static str> {
+        let info = self.application_information.as_ref()?;
+        let auth = info
+            .applications
+            .iter()
+            .find(|a| a.name.as_deref() == Some("ics_auth"))
+            .and_then(|a| a.reason_code.as_deref());
+        info.reason_code
+            .as_deref()
+            .and_then(super::outcome::reason_of_code)
+            .or_else(|| auth.and_then(super::outcome::reason_of_code))
+    }
 }
 
 fn application_names(info: Option<&ApplicationInformation>) -> Vec<String> {

@@ -13,6 +13,7 @@
 //! | [`signing`] / [`webhook`] / [`notification`] | request signing, notification signature, envelope |
 //! | `fake` (feature `fakes`) | an in-memory `PaymentGateway` with the money rules, for pipeline unit tests |
 
+pub mod card;
 pub mod client;
 pub mod credentials;
 pub mod dto;
@@ -37,7 +38,7 @@ pub use gateway::{
     TmsTokens, TokenizeInput, VoidInput, VoidTarget, TIMEOUT_REVERSAL_WAIT,
 };
 pub use notification::{EventKind, Notification, NotificationError};
-pub use outcome::{classify, Operation, PaymentOutcome};
+pub use outcome::{classify, is_soft_decline, Operation, PaymentOutcome, SOFT_DECLINE_REASONS};
 pub use signing::{
     body_digest, decode_secret_key, http_date, request_target, HttpSignatureSigner, Method,
     SignedHeaders, SigningError,

@@ -88,6 +88,53 @@ pub const FRAUD_REASONS: &[&str] = &[
     "IP_COUNTRY_WATCHLIST_MATCH",
 ];
 
+/// Declines that say nothing about the card, only about the path to the issuer: another route
+/// (merchant id / processor) may well approve the same card, so routing cascades on them.
+/// From the reference's reason lists (§2.3 payments 201 `errorInformation.reason`, §2.5 400
+/// reasons): the issuer or processor was unavailable or failed (`ISSUER_UNAVAILABLE`,
+/// `PROCESSOR_ERROR`, `PROCESSOR_UNAVAILABLE`), or this merchant id cannot take the payment
+/// (`INVALID_MERCHANT_CONFIGURATION`, `CARD_TYPE_NOT_ACCEPTED`). Everything else is the
+/// cardholder's or the issuer's answer about the card (`INSUFFICIENT_FUND`, `EXPIRED_CARD`,
+/// `STOLEN_LOST_CARD`, `PROCESSOR_DECLINED`, `GENERAL_DECLINE`, ...) and would only be repeated
+/// elsewhere; fraud rejects never cascade.
+pub const SOFT_DECLINE_REASONS: &[&str] = &[
+    "ISSUER_UNAVAILABLE",
+    "PROCESSOR_ERROR",
+    "PROCESSOR_UNAVAILABLE",
+    "INVALID_MERCHANT_CONFIGURATION",
+    "CARD_TYPE_NOT_ACCEPTED",
+];
+
+/// A TSS (transaction details) reason code as the `errorInformation.reason` a payments 201
+/// would have carried. TSS reports Cybersource's numeric reason codes
+/// (`applicationInformation.reasonCode`, reference §2.4), not the REST reason names, so a
+/// decline found by reconciliation needs this to tell soft from hard. Codes from the
+/// Cybersource reason-code table: 202 expired card, 203 general decline, 204 insufficient funds,
+/// 205 stolen or lost card, 207 issuing bank unavailable, 233 processor decline, 236 processor
+/// failure. Others: `None` (a plain decline).
+pub fn reason_of_code(code: &str) -> Option<&'static str> {
+    Some(match code.trim() {
+        "202" => "EXPIRED_CARD",
+        "203" => "GENERAL_DECLINE",
+        "204" => "INSUFFICIENT_FUND",
+        "205" => "STOLEN_LOST_CARD",
+        "207" => "ISSUER_UNAVAILABLE",
+        "233" => "PROCESSOR_DECLINED",
+        "236" => "PROCESSOR_ERROR",
+        _ => return None,
+    })
+}
+
+/// A decline or refusal another route may approve (see [`SOFT_DECLINE_REASONS`]).
+pub fn is_soft_decline(outcome: &PaymentOutcome) -> bool {
+    match outcome {
+        PaymentOutcome::Declined { reason } | PaymentOutcome::Invalid { reason } => {
+            SOFT_DECLINE_REASONS.contains(&reason.as_str())
+        }
+        _ => false,
+    }
+}
+
 /// `errorInformation.reason` values that ask for payer authentication (3-D Secure).
 pub const AUTHENTICATION_REASONS: &[&str] =
     &["CONSUMER_AUTHENTICATION_REQUIRED", "PENDING_AUTHENTICATION"];
@@ -210,6 +257,46 @@ mod tests {
     }
     fn declined(r: &str) -> PaymentOutcome {
         O::Declined { reason: r.into() }
+    }
+
+    #[test]
+    fn soft_declines_are_path_failures_only() {
+        for r in ["ISSUER_UNAVAILABLE", "PROCESSOR_ERROR"] {
+            assert!(
+                is_soft_decline(&classify(Authorization, "DECLINED", None, Some(r))),
+                "{r}"
+            );
+        }
+        for r in [
+            "PROCESSOR_UNAVAILABLE",
+            "INVALID_MERCHANT_CONFIGURATION",
+            "CARD_TYPE_NOT_ACCEPTED",
+        ] {
+            assert!(is_soft_decline(&O::Invalid { reason: r.into() }), "{r}");
+        }
+        for r in [
+            "INSUFFICIENT_FUND",
+            "EXPIRED_CARD",
+            "STOLEN_LOST_CARD",
+            "PROCESSOR_DECLINED",
+            "GENERAL_DECLINE",
+            "CONTACT_PROCESSOR",
+        ] {
+            assert!(
+                !is_soft_decline(&classify(Authorization, "DECLINED", None, Some(r))),
+                "{r}"
+            );
+        }
+        // Fraud rejects and 3-D Secure never cascade, whatever the reason text.
+        assert!(!is_soft_decline(&classify(
+            Authorization,
+            "DECLINED",
+            Some("REJECT"),
+            Some("ISSUER_UNAVAILABLE")
+        )));
+        assert!(!is_soft_decline(&O::RejectedByFraud));
+        assert!(!is_soft_decline(&O::NeedsAuthentication));
+        assert!(!is_soft_decline(&O::Approved));
     }
     fn unknown(r: &str) -> PaymentOutcome {
         O::Unknown { raw: r.into() }

@@ -464,6 +464,12 @@ pub fn order_to_canonical(o: &wire::Order) -> Result<Order, MappingError> {
         shipping,
         total,
         instrument,
+        channel: o
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("channel"))
+            .map(|c| c.trim().to_ascii_lowercase())
+            .filter(|c| !c.is_empty()),
         payment: None,
         refunds: Vec::new(),
         chargebacks: Vec::new(),

@@ -5,16 +5,27 @@
 //! authorization (`AUTHORIZED_RISK_DECLINED`) queues its reversal; every outcome nudges the
 //! Clarity and ERP/CRM sync. A transient token is spent once: the authorization asks TMS to
 //! create the customer and payment instrument (`TOKEN_CREATE`) and the order keeps the TMS ids.
+//!
+//! **Routing and cascading.** Each attempt asks the [`Router`](super::Router) for a route. A
+//! soft decline (issuer or processor unavailable, route-level refusal:
+//! [`SOFT_DECLINE_REASONS`](o2c_connectors::cybersource::SOFT_DECLINE_REASONS)) with another
+//! eligible route left records the attempt, returns the order to `Received` and queues the next
+//! attempt. Every attempt is its own run of the step recipe with its own effect key
+//! (`authorize`, `authorize-2`, …) and reference (`<order>-auth`, `<order>-auth2`, …), so a
+//! crash mid-cascade is reconciled attempt by attempt and never yields two approved
+//! authorizations. Hard declines and fraud rejects never cascade.
 
-use super::{attempt, reference, step_error, transaction_id, PaymentContext};
+use super::{attempt, reference, step_error, transaction_id, PaymentContext, Route};
 use crate::messages::{PaymentCommand, SyncNudge};
 use async_trait::async_trait;
+use o2c_connectors::cybersource::card::brand_name;
 use o2c_connectors::cybersource::{
-    classify, AuthorizationInput, AuthorizationResult, IssuedTokens, Operation, PaymentOutcome,
-    TimeoutReversalInput,
+    classify, is_soft_decline, AuthorizationInput, AuthorizationResult, CybersourceError,
+    IssuedTokens, Operation, PaymentOutcome, TerminalError, TimeoutReversalInput,
 };
 use o2c_domain::ports::{OrderRecord, OutboundMessage};
 use o2c_domain::recipe::{Step, StepError};
+use o2c_domain::routing::{Decision, Observation};
 use o2c_domain::{
     ExternalIds, Money, Order, OrderId, OrderState, Payment, PaymentId, PaymentInstrument,
 };
@@ -22,14 +33,66 @@ use serde::{Deserialize, Serialize};
 
 pub const EFFECT_KEY: &str = "authorize";
 
-/// What the authorize step records.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// At most this many routes are tried for one order.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The effect key of attempt `n` (1-based): `authorize`, `authorize-2`, ...
+pub fn attempt_key(n: u32) -> String {
+    if n <= 1 {
+        EFFECT_KEY.to_string()
+    } else {
+        format!("{EFFECT_KEY}-{n}")
+    }
+}
+
+fn attempt_number(key: &str) -> Option<u32> {
+    if key == EFFECT_KEY {
+        return Some(1);
+    }
+    key.strip_prefix("authorize-")?
+        .parse()
+        .ok()
+        .filter(|n| *n >= 2)
+}
+
+/// Every recorded authorization attempt, in order.
+pub fn attempts(record: &OrderRecord) -> Vec<(u32, AuthorizeOutcome)> {
+    let mut out: Vec<(u32, AuthorizeOutcome)> = record
+        .effects
+        .iter()
+        .filter_map(|(k, e)| {
+            let n = attempt_number(k)?;
+            serde_json::from_value(e.outcome.clone())
+                .ok()
+                .map(|o| (n, o))
+        })
+        .collect();
+    out.sort_by_key(|(n, _)| *n);
+    out
+}
+
+/// The last recorded attempt (the authorization that counts), with its effect key.
+pub fn final_attempt(record: &OrderRecord) -> Option<(String, AuthorizeOutcome)> {
+    attempts(record)
+        .pop()
+        .map(|(n, outcome)| (attempt_key(n), outcome))
+}
+
+/// What the authorize step records, per attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuthorizeOutcome {
     /// The route (merchant id) used; follow-on operations use the same.
     pub route: String,
     /// `clientReferenceInformation.transactionId` of the attempt that got this answer.
     pub transaction_id: String,
     pub result: AuthorizationResult,
+    /// The routing decision that chose the route (absent with a single fixed route).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// A soft decline with another route left: the order goes back to `Received` and the next
+    /// attempt is queued.
+    #[serde(default)]
+    pub cascade: bool,
 }
 
 impl AuthorizeOutcome {
@@ -80,8 +143,28 @@ impl Step for AuthorizeStep {
         OrderState::Authorizing
     }
 
-    fn reference(&self, _input: &OrderId, record: &OrderRecord, _key: &str) -> String {
-        reference(&record.order, "auth")
+    /// The attempt this message is about: the claimed one; the next one when the order is back
+    /// in `Received` after a cascading soft decline; otherwise the last recorded one (so a
+    /// redelivery finds it recorded and only re-emits).
+    fn effect_key(&self, _input: &OrderId, record: &OrderRecord) -> String {
+        if let Some(c) = record.claim.as_ref().filter(|c| c.step == EFFECT_KEY) {
+            return c.effect_key.clone();
+        }
+        let done = attempts(record);
+        let last = done.last().map_or(0, |(n, _)| *n);
+        let cascading = done.last().is_some_and(|(_, o)| o.cascade);
+        if record.state == OrderState::Received && (last == 0 || cascading) {
+            attempt_key(last + 1)
+        } else {
+            attempt_key(last.max(1))
+        }
+    }
+
+    fn reference(&self, _input: &OrderId, record: &OrderRecord, key: &str) -> String {
+        match attempt_number(key) {
+            Some(n) if n >= 2 => reference(&record.order, &format!("auth{n}")),
+            _ => reference(&record.order, "auth"),
+        }
     }
 
     async fn effect(
@@ -90,22 +173,70 @@ impl Step for AuthorizeStep {
         record: &OrderRecord,
         reference: &str,
     ) -> Result<AuthorizeOutcome, StepError> {
-        let route = self.ctx.router.choose(&record.order);
+        let previous = attempts(record);
+        let tried: Vec<String> = previous.iter().map(|(_, o)| o.route.clone()).collect();
+        let choice = self.ctx.router.choose(&record.order, &tried).await;
+        let Some(route) = choice.route else {
+            let why = choice
+                .decision
+                .as_ref()
+                .map_or_else(|| "no route".to_string(), Decision::summary);
+            // Mid-cascade: the last soft decline stands as the answer.
+            if let Some((_, last)) = previous.last() {
+                return Ok(AuthorizeOutcome {
+                    decision: choice.decision,
+                    cascade: false,
+                    ..last.clone()
+                });
+            }
+            return Err(StepError::Terminal {
+                class: o2c_domain::recipe::FailureClass::Validation,
+                reason: format!("no payment route accepts order {}: {why}", record.order.id),
+            });
+        };
         let transaction_id = transaction_id(reference, attempt(record));
         let input = AuthorizationInput::from_order(&record.order, reference, &transaction_id);
-        let result = route
-            .gateway
-            .authorize(&input, self.ctx.deadline())
-            .await
-            .map_err(step_error)?;
+        let answer = route.gateway.authorize(&input, self.ctx.deadline()).await;
+        let result = match answer {
+            Ok(result) => result,
+            // A route-level refusal (400 with a soft reason): nothing was created; record it
+            // like a soft decline so the cascade can go on.
+            Err(CybersourceError::Terminal {
+                error:
+                    TerminalError::InvalidRequest {
+                        reason, message, ..
+                    },
+                ..
+            }) if is_soft_decline(&PaymentOutcome::Invalid {
+                reason: reason.clone(),
+            }) =>
+            {
+                refused(reference, reason, message)
+            }
+            Err(e) => {
+                if !e.is_terminal() {
+                    self.ctx
+                        .router
+                        .observe(&record.order, &route.name, Observation::Error)
+                        .await;
+                }
+                return Err(step_error(e));
+            }
+        };
         if let Some(e) = not_recordable(&result) {
             return Err(e);
         }
-        Ok(AuthorizeOutcome {
-            route: route.name,
+        if let Some(o) = observation(&result.outcome) {
+            self.ctx.router.observe(&record.order, &route.name, o).await;
+        }
+        Ok(self.outcome(
+            record,
+            route,
             transaction_id,
             result,
-        })
+            choice.decision,
+            &tried,
+        ))
     }
 
     /// Did an earlier attempt authorize? Search by reference; if found, read its status. If
@@ -118,13 +249,23 @@ impl Step for AuthorizeStep {
         record: &OrderRecord,
         reference: &str,
     ) -> Result<Option<AuthorizeOutcome>, StepError> {
-        let route = self.ctx.router.choose(&record.order);
-        let gateway = &route.gateway;
-        if let Some(found) = gateway
-            .reconcile_by_reference(reference, self.ctx.deadline())
-            .await
-            .map_err(step_error)?
-        {
+        // The attempt's route was a routing decision made in the lost invocation: look for the
+        // reference on every route (a reference names one attempt, so at most one has it).
+        let routes = self.ctx.router.all();
+        let mut hit = None;
+        for route in &routes {
+            if let Some(found) = route
+                .gateway
+                .reconcile_by_reference(reference, self.ctx.deadline())
+                .await
+                .map_err(step_error)?
+            {
+                hit = Some((route.clone(), found));
+                break;
+            }
+        }
+        if let Some((route, found)) = hit {
+            let gateway = &route.gateway;
             let details = gateway
                 .transaction_details(&found.id, self.ctx.deadline())
                 .await
@@ -134,11 +275,12 @@ impl Step for AuthorizeStep {
                 .clone()
                 .or(found.status.clone())
                 .unwrap_or_default();
+            let decline_reason = details.decline_reason();
             let outcome = classify(
                 Operation::Authorization,
                 &status,
                 details.risk_decision().or(found.risk_decision.as_deref()),
-                None,
+                decline_reason,
             );
             let result = AuthorizationResult {
                 id: found.id.clone(),
@@ -147,7 +289,7 @@ impl Step for AuthorizeStep {
                 reference: Some(reference.to_string()),
                 reconciliation_id: details.reconciliation_id.clone(),
                 authorized_amount: found.amount,
-                error_reason: None,
+                error_reason: decline_reason.map(str::to_string),
                 error_message: None,
                 risk_decision: found.risk_decision.clone(),
                 approval_code: None,
@@ -177,11 +319,15 @@ impl Step for AuthorizeStep {
                 .transaction_id
                 .clone()
                 .unwrap_or_else(|| transaction_id(reference, attempt(record).saturating_sub(1)));
-            return Ok(Some(AuthorizeOutcome {
-                route: route.name,
+            let tried: Vec<String> = attempts(record).into_iter().map(|(_, o)| o.route).collect();
+            return Ok(Some(self.outcome(
+                record,
+                route,
                 transaction_id,
                 result,
-            }));
+                None,
+                &tried,
+            )));
         }
         let previous = transaction_id(reference, attempt(record).saturating_sub(1).max(1));
         let cleanup = TimeoutReversalInput {
@@ -190,22 +336,28 @@ impl Step for AuthorizeStep {
             amount: record.order.total,
             reason: "timeout: no answer to the authorization".into(),
         };
-        match gateway
-            .timeout_reversal(&cleanup, self.ctx.deadline())
-            .await
-        {
-            Ok(_) => {
-                tracing::warn!(transaction_id = %previous, "timeout reversal reversed an unseen authorization")
+        for route in &routes {
+            match route
+                .gateway
+                .timeout_reversal(&cleanup, self.ctx.deadline())
+                .await
+            {
+                Ok(_) => {
+                    tracing::warn!(transaction_id = %previous, route = %route.name, "timeout reversal reversed an unseen authorization")
+                }
+                Err(e) if e.is_terminal() => {
+                    tracing::info!(transaction_id = %previous, route = %route.name, error = %e, "timeout reversal found nothing to reverse")
+                }
+                Err(e) => return Err(step_error(e)),
             }
-            Err(e) if e.is_terminal() => {
-                tracing::info!(transaction_id = %previous, error = %e, "timeout reversal found nothing to reverse")
-            }
-            Err(e) => return Err(step_error(e)),
         }
         Ok(None)
     }
 
     fn result_state(&self, outcome: &AuthorizeOutcome) -> OrderState {
+        if outcome.cascade {
+            return OrderState::Received;
+        }
         match outcome.result.outcome {
             PaymentOutcome::Approved => OrderState::Authorized,
             PaymentOutcome::Review => OrderState::PendingReview,
@@ -218,6 +370,10 @@ impl Step for AuthorizeStep {
     }
 
     fn apply(&self, order: &mut Order, outcome: &AuthorizeOutcome, reference: &str) {
+        if outcome.cascade {
+            // No hold, no token spent: the next route gets the order as it is.
+            return;
+        }
         let r = &outcome.result;
         let zero = Money::zero(order.currency());
         let held = matches!(r.outcome, PaymentOutcome::Approved | PaymentOutcome::Review)
@@ -237,7 +393,7 @@ impl Step for AuthorizeStep {
             },
             captured: zero,
             capture_id: None,
-            card_brand: r.card_type.as_deref().map(card_brand),
+            card_brand: r.card_type.as_deref().map(brand_name),
             card_last4: r.card_last4.clone(),
         });
         // A transient token is spent once: keep the TMS ids the authorization created.
@@ -273,15 +429,30 @@ impl Step for AuthorizeStep {
             }
             PaymentOutcome::Unknown { raw } => format!("unknown status {raw}"),
         };
-        (
-            format!("{why} (route {}, status {})", outcome.route, r.status),
-            Some(r.id.clone()),
-        )
+        let mut text = format!("{why} (route {}, status {})", outcome.route, r.status);
+        if outcome.cascade {
+            text.push_str("; soft decline: cascading to the next eligible route");
+        }
+        if let Some(d) = &outcome.decision {
+            text.push_str("; routing: ");
+            text.push_str(&d.summary());
+        }
+        (text, (!r.id.is_empty()).then(|| r.id.clone()))
     }
 
     fn downstream(&self, record: &OrderRecord, outcome: &AuthorizeOutcome) -> Vec<OutboundMessage> {
         let id = &record.order.id;
         let mut out = Vec::new();
+        if outcome.cascade {
+            let next = attempts(record).last().map_or(2, |(n, _)| n + 1);
+            out.push(
+                PaymentCommand::Authorize {
+                    order_id: id.clone(),
+                }
+                .message(&attempt_key(next)),
+            );
+            return out;
+        }
         match outcome.result.outcome {
             PaymentOutcome::Approved => out.push(
                 PaymentCommand::Capture {
@@ -303,19 +474,65 @@ impl Step for AuthorizeStep {
     }
 }
 
-/// Cybersource card type code → brand name (codes from the Cybersource card-type table).
-pub fn card_brand(code: &str) -> String {
-    match code {
-        "001" => "visa",
-        "002" => "mastercard",
-        "003" => "amex",
-        "004" => "discover",
-        "005" => "diners",
-        "007" => "jcb",
-        "036" => "cartes_bancaires",
-        "042" => "maestro",
-        "062" => "unionpay",
-        other => other,
+/// How an answer counts in the route's statistics (fraud verdicts are not the route's doing).
+fn observation(outcome: &PaymentOutcome) -> Option<Observation> {
+    match outcome {
+        PaymentOutcome::Approved | PaymentOutcome::Review => Some(Observation::Approved),
+        o if is_soft_decline(o) => Some(Observation::SoftDecline),
+        PaymentOutcome::Declined { .. } | PaymentOutcome::NeedsAuthentication => {
+            Some(Observation::HardDecline)
+        }
+        PaymentOutcome::RejectedByFraud
+        | PaymentOutcome::Invalid { .. }
+        | PaymentOutcome::Unknown { .. } => None,
     }
-    .to_string()
+}
+
+/// A route's 400 refusal as an authorization answer (nothing was created at Cybersource).
+fn refused(reference: &str, reason: String, message: String) -> AuthorizationResult {
+    AuthorizationResult {
+        id: String::new(),
+        status: "INVALID_REQUEST".into(),
+        outcome: PaymentOutcome::Invalid {
+            reason: reason.clone(),
+        },
+        reference: Some(reference.to_string()),
+        reconciliation_id: None,
+        authorized_amount: None,
+        error_reason: Some(reason),
+        error_message: Some(message),
+        risk_decision: None,
+        approval_code: None,
+        tokens: IssuedTokens::default(),
+        submit_time_utc: None,
+        card_type: None,
+        card_last4: None,
+        risk: None,
+    }
+}
+
+impl AuthorizeStep {
+    fn outcome(
+        &self,
+        record: &OrderRecord,
+        route: Route,
+        transaction_id: String,
+        result: AuthorizationResult,
+        decision: Option<Decision>,
+        tried: &[String],
+    ) -> AuthorizeOutcome {
+        let mut after: Vec<String> = tried.to_vec();
+        after.push(route.name.clone());
+        let attempt_no = u32::try_from(after.len()).unwrap_or(u32::MAX);
+        let cascade = is_soft_decline(&result.outcome)
+            && attempt_no < MAX_ATTEMPTS
+            && self.ctx.router.has_alternative(&record.order, &after);
+        AuthorizeOutcome {
+            route: route.name,
+            transaction_id,
+            result,
+            decision,
+            cascade,
+        }
+    }
 }
