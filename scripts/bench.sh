@@ -5,12 +5,20 @@
 #   2. Cybersource HTTP Signature signing: ours (criterion) vs the official Python SDK's signer,
 #      on the golden vectors (read from $CYBS_VECTORS_DIR, default ../shared/vectors)
 #   3. billable DynamoDB + SQS requests per happy-path order and the cost per million orders
+#   4. throughput and p50/p99 latency, webhook → Clarity payment_received, of N orders submitted
+#      concurrently, with the CPU time of every process of the run by group (ours, local AWS,
+#      simulators, the Lambda runtime stub)
 # Not run by CI (release builds are heavy). Loopback only; stops everything it starts.
 #
-#   BENCH_RUNS    cold starts per case (default 20)
-#   BENCH_ORDERS  measured orders (default 50)
-#   BENCH_JITTER  1 (default): also cold-start authorize built with AWS_LC_SYS_NO_JITTER_ENTROPY=1
-#                 (a second release build in target/bench-nojitter); 0 to skip
+#   BENCH_RUNS               cold starts per case (default 20)
+#   BENCH_ORDERS             measured orders for the request counts (default 50)
+#   BENCH_THROUGHPUT_ORDERS  orders in the throughput run (default 1000; 0 skips it; ~10+ min at 1000)
+#   BENCH_PROFILE            cargo profile the function binaries and the bridge are built with
+#                            (default release; binaries in target/<profile>, target/debug for dev);
+#                            BENCHMARKS.md's header records it with its Cargo.toml settings
+#   BENCH_JITTER             1 (default): also cold-start authorize built with
+#                            AWS_LC_SYS_NO_JITTER_ENTROPY=1 (a second build of that profile in
+#                            target/bench-nojitter); 0 to skip
 # Raw results: target/bench-run/ (under $CARGO_TARGET_DIR when set). Needs Rust (stable), Python 3.11 and PyPI (first run only).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,6 +29,13 @@ out="$target/bench-run"
 mkdir -p "$out"
 runs="${BENCH_RUNS:-20}"
 orders="${BENCH_ORDERS:-50}"
+throughput_orders="${BENCH_THROUGHPUT_ORDERS:-1000}"
+profile="${BENCH_PROFILE:-release}"
+case "$profile" in  # cargo's output folder: target/<profile>, except for its built-in profiles
+  dev | test) profile_dir=debug ;;
+  bench) profile_dir=release ;;
+  *) profile_dir="$profile" ;;
+esac
 jitter="${BENCH_JITTER:-1}"
 
 step() { echo "==> $* ($(date +%H:%M:%S))"; }
@@ -39,15 +54,15 @@ fi
 
 functions=()
 for d in functions/*/; do functions+=(-p "$(basename "$d")"); done
-step "release build: $(( ${#functions[@]} / 2 )) functions + the SQS bridge"
-cargo build --release --quiet "${functions[@]}" -p o2c-local-bridge
+step "$profile build: $(( ${#functions[@]} / 2 )) functions + the SQS bridge"
+cargo build --profile "$profile" --quiet "${functions[@]}" -p o2c-local-bridge
 
 extra=()
 if [[ "$jitter" == 1 ]]; then
-  step "release build of authorize with AWS_LC_SYS_NO_JITTER_ENTROPY=1 (target/bench-nojitter)"
+  step "$profile build of authorize with AWS_LC_SYS_NO_JITTER_ENTROPY=1 (target/bench-nojitter)"
   AWS_LC_SYS_NO_JITTER_ENTROPY=1 CARGO_TARGET_DIR="$target/bench-nojitter" \
-    cargo build --release --quiet -p authorize
-  extra=(--extra-rust "authorize@no-jitter=$target/bench-nojitter/release/authorize")
+    cargo build --profile "$profile" --quiet -p authorize
+  extra=(--extra-rust "authorize@no-jitter=$target/bench-nojitter/$profile_dir/authorize")
 fi
 
 step "criterion bench build"
@@ -60,11 +75,11 @@ cargo bench --quiet -p o2c-connectors --bench cybs_signing >"$out/criterion.txt"
 step "signing: official Python SDK"
 "$sdk_venv/bin/python" infra/bench/sdk_sign_bench.py >"$out/sdk.json"
 
-step "local stack: cold starts ($runs per case) and $orders happy-path orders"
-infra/.venv/bin/python infra/bench/run_stack.py --release-dir "$target/release" \
-  --runs "$runs" --orders "$orders" \
+step "local stack: cold starts ($runs per case), $orders happy-path orders, throughput ($throughput_orders orders)"
+infra/.venv/bin/python infra/bench/run_stack.py --release-dir "$target/$profile_dir" \
+  --runs "$runs" --orders "$orders" --throughput-orders "${BENCH_THROUGHPUT_ORDERS:-1000}" \
   "${extra[@]}" --out "$out/stack.json"
 
 step "BENCHMARKS.md"
 infra/.venv/bin/python infra/bench/report.py --stack "$out/stack.json" --sdk "$out/sdk.json" \
-  --criterion "$target/criterion/cybs_http_signature" --started "$started"
+  --criterion "$target/criterion/cybs_http_signature" --started "$started" --profile "$profile"

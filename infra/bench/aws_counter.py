@@ -12,12 +12,20 @@ ReceiveMessage calls that return no message are counted apart ("ReceiveMessage(e
 DynamoDB writes keep their key and, for PutItem, the written item, so the cost model can turn
 requests into request units. `GET /__counts` returns the tallies; `POST /__counts/reset`
 clears them. moto's own request log cannot do this: it prints `POST / HTTP/1.1` for every call.
+
+Used in-process by run_stack.py (`serve`), or as its own process (so its CPU time can be read
+apart from the harness's):
+
+    python aws_counter.py --upstream http://127.0.0.1:5000 --listen functions=5001 --listen esm-bridge=5002
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
+import signal
+import sys
 import threading
 import urllib.parse
 from collections import Counter
@@ -173,3 +181,31 @@ def serve(upstream: str, ports: dict[str, int], counter: Counter_) -> dict[str, 
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         servers[tag] = srv
     return servers
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--upstream", required=True, help="the moto endpoint, e.g. http://127.0.0.1:5000")
+    ap.add_argument("--listen", action="append", required=True, metavar="TAG=PORT",
+                    help="one listener on 127.0.0.1:PORT whose requests are counted as TAG (repeatable)")
+    a = ap.parse_args()
+    ports = {}
+    for item in a.listen:
+        tag, _, port = item.partition("=")
+        if not tag or not port.isdigit():
+            ap.error(f"--listen wants TAG=PORT, got {item!r}")
+        ports[tag] = int(port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    servers = serve(a.upstream, ports, Counter_())
+    print(f"aws_counter: {ports} -> {a.upstream}", file=sys.stderr, flush=True)
+    stop.wait()
+    for srv in servers.values():
+        srv.shutdown()
+        srv.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,9 +8,12 @@ function URLs in front of it. Stdlib only; loopback only. Used by scripts/bench.
   POST /2018-06-01/runtime/init/error
 - `coldstart` (CLI): for each case, N times: start the process, time process start → first
   GET /next, read its peak RSS (wait4 rusage), kill it. Writes JSON.
-- `serve` (CLI): long-running functions behind
+- `serve` (CLI, and `Emulator` in-process): long-running functions behind
   POST /2015-03-31/functions/<name>/invocations       (what the SQS bridge calls)
   ANY  /lambda-url/<name>/<path>                        (API Gateway HTTP API v2 event; webhooks)
+  GET  /__stats | POST /__stats/reset                   (invocations and durations per function)
+  One process per function and one invocation at a time per function (a reserved concurrency
+  of 1, where Lambda would start more execution environments under load).
 
 Reference: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 """
@@ -266,6 +269,7 @@ class Emulator:
             self.durations_ms[f["name"]] = []
         for name, api in self.apis.items():
             if not api.first_next.wait(60) or api.failed.is_set():
+                self.close()
                 raise RuntimeError(f"{name} did not start: {(api.init_error or b'').decode(errors='replace')}")
 
     def invoke(self, name: str, event: bytes) -> tuple[str, bytes]:
@@ -276,6 +280,17 @@ class Emulator:
             self.durations_ms[name].append((time.perf_counter() - t0) * 1000.0)
             return out
 
+    def stats(self) -> dict:
+        return {"invocations": dict(self.invocations),
+                "durations_ms": {k: list(v) for k, v in self.durations_ms.items()},
+                "pids": {k: p.pid for k, p in self.procs.items()}}
+
+    def reset_stats(self):
+        for name in self.invocations:
+            with self.locks[name]:
+                self.invocations[name] = 0
+                self.durations_ms[name].clear()
+
     def serve(self, port: int) -> ThreadingHTTPServer:
         emu = self
 
@@ -283,6 +298,10 @@ class Emulator:
             def _any(self):
                 body = self._body()
                 path, _, query = self.path.partition("?")
+                if path.startswith("/__stats"):
+                    if self.command == "POST":
+                        emu.reset_stats()
+                    return self._send(200, json.dumps(emu.stats()).encode(), {"content-type": "application/json"})
                 if self.command == "POST" and path.startswith("/2015-03-31/functions/") and path.endswith("/invocations"):
                     name = path.split("/")[3]
                     if name not in emu.apis:
@@ -349,6 +368,12 @@ def main() -> int:
     c.add_argument("--runs", type=int, default=20)
     c.add_argument("--warmup", type=int, default=2)
     c.add_argument("--out", required=True)
+    s = sub.add_parser("serve", help="functions behind the Invoke API and function URLs, until SIGTERM")
+    s.add_argument("--config", required=True,
+                   help='JSON file: {"base_env": {}, "functions": [{name, cmd[], env{}, memory_mb, timeout_s}]}')
+    s.add_argument("--port", type=int, required=True, help="Invoke API / function URL port on 127.0.0.1")
+    s.add_argument("--log-dir", required=True, help="one <function>.log per function process")
+    s.add_argument("--ready-file", help="written once every function polls /next: {port, pids: {name: pid}}")
     a = ap.parse_args()
     if a.cmd == "coldstart":
         cases = json.load(open(a.cases, encoding="utf-8"))
@@ -356,6 +381,31 @@ def main() -> int:
         res = run_coldstart(cases, base, a.runs, a.warmup)
         with open(a.out, "w", encoding="utf-8") as f:
             json.dump(res, f, indent=1)
+    elif a.cmd == "serve":
+        return serve_main(a)
+    return 0
+
+
+def serve_main(a: argparse.Namespace) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with open(a.config, encoding="utf-8") as f:
+        cfg = json.load(f)
+    emu = Emulator(cfg["functions"], cfg.get("base_env") or {}, a.log_dir)
+    srv = emu.serve(a.port)
+    try:
+        if a.ready_file:
+            tmp = a.ready_file + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump({"port": a.port, "pids": emu.stats()["pids"]}, f)
+            os.replace(tmp, a.ready_file)
+        print(f"lambda_stub: {len(emu.procs)} functions on 127.0.0.1:{a.port}", file=sys.stderr, flush=True)
+        stop.wait()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        emu.close()
     return 0
 
 
