@@ -423,6 +423,23 @@ def section_throughput(t: dict, lines: list[str], profile: str = "release"):
         ]
 
 
+ROUTING_START = "<!-- routing: written by scripts/bench-routing.sh -->"
+ROUTING_END = "<!-- /routing -->"
+
+
+def routing_block(out: Path) -> list[str]:
+    """The routing benchmark's section, kept from the current file: scripts/bench-routing.sh
+    writes it separately (it needs no release build), and a full bench run must not drop it."""
+    try:
+        text = out.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    start, end = text.find(ROUTING_START), text.find(ROUTING_END)
+    if start < 0 or end < start:
+        return []
+    return text[start:end + len(ROUTING_END)].split("\n") + [""]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stack", required=True)
@@ -470,6 +487,7 @@ def main() -> int:
     section_orders(stack["orders"], lines, a.profile)
     if stack.get("throughput"):
         section_throughput(stack["throughput"], lines, a.profile)
+    lines += routing_block(Path(a.out))
     lines += ["## Prices used", "", f"us-east-1, {PRICES_AS_OF}.", ""]
     for what, src in PRICE_SOURCES:
         lines.append(f"- {what}. Source: {src}.")

@@ -373,3 +373,13 @@ fn an_open_breaker_moves_traffic_and_a_half_open_one_gets_probes() {
         d.summary()
     );
 }
+
+#[test]
+fn the_documented_example_document_is_valid() {
+    let text = include_str!("../../../../infra/routing.example.json");
+    let c = RoutingConfig::from_json(text).unwrap();
+    assert_eq!(c.optimisation, super::config::Optimisation::default());
+    let e = c.eligible(&facts("50.00", "EUR", Some("visa"), None, "DE"));
+    assert_eq!(e.rule.as_deref(), Some("eu-billing"));
+    assert_eq!(e.eligible().collect::<Vec<_>>(), vec!["eu", "backup"]);
+}
