@@ -188,3 +188,123 @@ impl Router for DynamicRouter {
             .remove(&(route.to_string(), segment));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use o2c_connectors::cybersource::fake::FakeGateway;
+    use o2c_domain::fakes::{InMemoryRouting, ManualClock};
+    use o2c_domain::model::sample;
+    use o2c_domain::ports::StoreError;
+    use o2c_domain::routing::Bucket;
+
+    fn router(mode: &str, store: Arc<dyn RoutingStore>, clock: &ManualClock) -> DynamicRouter {
+        let doc = format!(
+            r#"{{"version": 2,
+                "routes": [{{"name": "a", "merchant_id": "mid_a", "secret": "primary"}},
+                           {{"name": "b", "merchant_id": "mid_b", "secret": "b"}}],
+                "rules": [{{"name": "default", "routes": ["a", "b"]}}],
+                "optimisation": {{"mode": "{mode}", "min_volume": 20}}}}"#
+        );
+        let routes = ["a", "b"]
+            .into_iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    Route {
+                        name: n.to_string(),
+                        gateway: Arc::new(FakeGateway::new()),
+                    },
+                )
+            })
+            .collect();
+        DynamicRouter::new(
+            RoutingConfig::from_json(&doc).unwrap(),
+            routes,
+            store,
+            Arc::new(clock.clone()),
+        )
+        .unwrap()
+        .seeded(11)
+    }
+
+    #[tokio::test]
+    async fn observed_outcomes_steer_traffic_to_the_better_route() {
+        let clock = ManualClock::at(1_800_000_000_000);
+        let stats = Arc::new(InMemoryRouting::default());
+        let r = router("dynamic", stats.clone(), &clock);
+        let order = sample::order("o-1");
+        // Route a approves 60 of 100, route b 95 of 100.
+        for i in 0..100 {
+            let a = if i < 60 {
+                Observation::Approved
+            } else {
+                Observation::HardDecline
+            };
+            let b = if i < 95 {
+                Observation::Approved
+            } else {
+                Observation::HardDecline
+            };
+            r.observe(&order, "a", a).await;
+            r.observe(&order, "b", b).await;
+            clock.advance_ms(100);
+        }
+        let mut to_b = 0;
+        for _ in 0..200 {
+            let c = r.choose(&order, &[]).await;
+            let d = c.decision.unwrap();
+            assert_eq!(d.segment, "USD|any");
+            to_b += usize::from(c.route.unwrap().name == "b");
+        }
+        assert!(to_b > 190, "{to_b}");
+        // The cascade excludes what was tried; the notification lookup goes by merchant id.
+        let c = r.choose(&order, &["b".into()]).await;
+        assert_eq!(c.route.unwrap().name, "a");
+        assert!(r.has_alternative(&order, &["a".into()]));
+        assert!(!r.has_alternative(&order, &["a".into(), "b".into()]));
+        assert_eq!(r.by_merchant("mid_b").unwrap().name, "b");
+    }
+
+    struct Down;
+
+    #[async_trait]
+    impl RoutingStore for Down {
+        async fn routing_document(&self) -> Result<Option<String>, StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+        async fn record(
+            &self,
+            _: &str,
+            _: &str,
+            _: Timestamp,
+            _: u8,
+            _: Observation,
+            _: Timestamp,
+        ) -> Result<(), StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+        async fn buckets(
+            &self,
+            _: &str,
+            _: &str,
+            _: Timestamp,
+            _: u8,
+        ) -> Result<Vec<Bucket>, StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn unreadable_statistics_fall_back_to_the_rule_order() {
+        let clock = ManualClock::at(1_800_000_000_000);
+        let r = router("dynamic", Arc::new(Down), &clock);
+        let order = sample::order("o-2");
+        r.observe(&order, "a", Observation::Approved).await; // logged, not fatal
+        let c = r.choose(&order, &[]).await;
+        assert_eq!(c.route.unwrap().name, "a");
+        let d = c.decision.unwrap();
+        assert!(d.candidates.iter().all(|c| c.volume == 0.0 && !c.trusted));
+    }
+}
