@@ -62,6 +62,23 @@ def luhn(digits: list[int]) -> bool:
     return total % 10 == 0
 
 
+def _alpha(b: int | None) -> bool:
+    return b is not None and (0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A)
+
+
+def part_of_hyphenated_token(data: bytes, start: int, end: int) -> bool:
+    """A dashed run that is a piece of a longer hyphenated identifier such as a UUID: glued to
+    a letter on either side, or continued by '-' and a letter or digit (mirror of Rust's
+    `part_of_hyphenated_token`)."""
+    if 0x2D not in data[start:end]:
+        return False
+    before = data[start - 1] if start > 0 else None
+    after = data[end] if end < len(data) else None
+    nxt = data[end + 1] if end + 1 < len(data) else None
+    return (_alpha(before) or _alpha(after)
+            or (after == 0x2D and nxt is not None and (_alpha(nxt) or nxt in _DIGITS)))
+
+
 def find_card_numbers(data: bytes) -> Iterator[tuple[int, int]]:
     """Byte ranges [start, end) of every card-number-like run, left to right.
 
@@ -87,7 +104,7 @@ def find_card_numbers(data: bytes) -> Iterator[tuple[int, int]]:
                 j += 1
             else:
                 break
-        if 13 <= len(digits) <= 19 and luhn(digits):
+        if 13 <= len(digits) <= 19 and luhn(digits) and not part_of_hyphenated_token(data, i, j):
             yield (i, ends[len(digits) - 1])
         i = max(j, i + 1)
 

@@ -57,6 +57,16 @@ async fn chaos_run_keeps_every_invariant() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(150);
     let started = Instant::now();
+    // Every function's JSON log lines (as Lambda would ship them to CloudWatch) go to one file,
+    // which the card-data scan reads at the end with the table, the queues and the DLQs.
+    let log_path = std::env::temp_dir().join(format!("o2c-chaos-{}.log", std::process::id()));
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    // Global (this binary runs one test): the handlers log from every runtime worker thread.
+    tracing::subscriber::set_global_default(o2c_runtime::logging::json_subscriber(
+        std::sync::Mutex::new(log_file),
+        tracing_subscriber::EnvFilter::new("info"),
+    ))
+    .expect("one subscriber per test binary");
     let crashes = Arc::new(RandomCrashes::new(0.04, 7));
     let s = Stack::start(Options {
         checkpoints: Some(crashes.clone()),
@@ -218,6 +228,21 @@ async fn chaos_run_keeps_every_invariant() {
         crashes.crashes()
     );
     println!("{}", report.table());
+    let log_lines = std::fs::read_to_string(&log_path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
+    // EMF metric lines carry a 13-digit epoch-ms `Timestamp`, which is not card data.
+    let scan = s.card_scan_with(
+        std::slice::from_ref(&log_path),
+        &["--ignore-field", "Timestamp"],
+    );
+    println!(
+        "card-data scan (table items, queue and DLQ messages, {log_lines} log lines): {} hits",
+        scan.hits
+    );
+    assert_eq!(scan.hits, 0, "{}", scan.report);
+    assert!(log_lines > n, "the functions logged ({log_lines} lines)");
+    let _ = std::fs::remove_file(&log_path);
     assert!(crashes.crashes() > 0);
     assert!(report.clean(), "{report:?}");
     assert!(report.captured > n / 3, "{report:?}");
