@@ -66,17 +66,16 @@ def _alpha(b: int | None) -> bool:
     return b is not None and (0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A)
 
 
-def part_of_hyphenated_token(data: bytes, start: int, end: int) -> bool:
-    """A dashed run that is a piece of a longer hyphenated identifier such as a UUID: glued to
-    a letter on either side, or continued by '-' and a letter or digit (mirror of Rust's
-    `part_of_hyphenated_token`)."""
-    if 0x2D not in data[start:end]:
-        return False
+def part_of_identifier(data: bytes, start: int, end: int) -> bool:
+    """A run that is a piece of a longer identifier: glued to an ASCII letter on either side (hex
+    hashes, TMS ids), or, for a dashed run, continued by '-' and a letter or digit (UUIDs).
+    Mirror of Rust's `part_of_identifier`."""
     before = data[start - 1] if start > 0 else None
     after = data[end] if end < len(data) else None
     nxt = data[end + 1] if end + 1 < len(data) else None
+    dashed = 0x2D in data[start:end]
     return (_alpha(before) or _alpha(after)
-            or (after == 0x2D and nxt is not None and (_alpha(nxt) or nxt in _DIGITS)))
+            or (dashed and after == 0x2D and nxt is not None and (_alpha(nxt) or nxt in _DIGITS)))
 
 
 def find_card_numbers(data: bytes) -> Iterator[tuple[int, int]]:
@@ -104,7 +103,7 @@ def find_card_numbers(data: bytes) -> Iterator[tuple[int, int]]:
                 j += 1
             else:
                 break
-        if 13 <= len(digits) <= 19 and luhn(digits) and not part_of_hyphenated_token(data, i, j):
+        if 13 <= len(digits) <= 19 and luhn(digits) and not part_of_identifier(data, i, j):
             yield (i, ends[len(digits) - 1])
         i = max(j, i + 1)
 

@@ -68,6 +68,9 @@ async fn chaos_run_keeps_every_invariant() {
     ))
     .expect("one subscriber per test binary");
     let crashes = Arc::new(RandomCrashes::new(0.04, 7));
+    // Each drain returns once every queue is idle; the cap only has to outlast the work (the
+    // 1,000-order first wave takes minutes).
+    let budget = Duration::from_secs((n as u64).max(200) * 3 / 5);
     let s = Stack::start(Options {
         checkpoints: Some(crashes.clone()),
         retry_delay: Duration::from_secs(2),
@@ -140,7 +143,7 @@ async fn chaos_run_keeps_every_invariant() {
         )
         .await;
     }
-    s.drain().await;
+    s.drain_within(budget).await;
 
     // Review decisions (each delivered twice more), and returns.
     let mut decided = Vec::new();
@@ -191,7 +194,7 @@ async fn chaos_run_keeps_every_invariant() {
             _ => {}
         }
     }
-    s.drain().await;
+    s.drain_within(budget).await;
     // Late and contradicting notifications: they must not undo a decision.
     for (id, txn, no) in &decided {
         s.admin(
@@ -202,7 +205,7 @@ async fn chaos_run_keeps_every_invariant() {
         )
         .await;
     }
-    let stats = s.drain().await;
+    let stats = s.drain_within(budget).await;
     for sim in ["cybersource", "clarity", "netsuite", "salesforce"] {
         s.http
             .delete(format!("{}/__admin/faults", s.sandbox.url(sim)))
@@ -210,12 +213,12 @@ async fn chaos_run_keeps_every_invariant() {
             .await
             .unwrap();
     }
-    s.drain().await;
+    s.drain_within(budget).await;
     // The operator replays what ended in a DLQ (the outage exhausted some retries), then the
     // queues drain again.
     let redrive = s.redrive_all().await;
     println!("redrive: {}", redrive["summary"]);
-    s.drain().await;
+    s.drain_within(budget).await;
 
     let expectations: Vec<(String, Expectation)> = orders
         .iter()

@@ -4,8 +4,8 @@
 //! looks like a PAN, and the card-data scan uses the same function.
 
 /// Does the text hold a 13–19 digit run (digits may be separated by single spaces or dashes,
-/// as people type them) that passes Luhn? A dashed run inside a longer hyphenated identifier
-/// (a UUID) does not count.
+/// as people type them) that passes Luhn? A run inside a longer identifier (glued to a letter,
+/// as in hex hashes and TMS ids, or a dashed piece of a UUID) does not count.
 pub fn contains_card_number(text: &str) -> bool {
     find_card_number(text).is_some()
 }
@@ -42,10 +42,7 @@ pub fn find_card_number(text: &str) -> Option<std::ops::Range<usize>> {
         }
         // The whole run must be 13..=19 digits: a window inside a longer number (an id, a
         // hash) is not a card number.
-        if (13..=19).contains(&digits.len())
-            && luhn(&digits)
-            && !part_of_hyphenated_token(bytes, i, j)
-        {
+        if (13..=19).contains(&digits.len()) && luhn(&digits) && !part_of_identifier(bytes, i, j) {
             return Some(i..ends[digits.len() - 1]);
         }
         i = j.max(i + 1);
@@ -53,19 +50,19 @@ pub fn find_card_number(text: &str) -> Option<std::ops::Range<usize>> {
     None
 }
 
-/// A dashed run `[start, end)` that is really a piece of a longer hyphenated identifier, such as
-/// a UUID (`52693516-8882-4137-a833-…`, `e2056209-3002-470f-…`): glued to a letter on either
-/// side, or continued by `-` and a letter or digit. Card numbers typed with dashes stand alone
-/// (`4111-1111-1111-1111`); runs without a dash are judged on digits alone.
-fn part_of_hyphenated_token(bytes: &[u8], start: usize, end: usize) -> bool {
-    if !bytes[start..end].contains(&b'-') {
-        return false;
-    }
+/// A run `[start, end)` that is really a piece of a longer identifier: glued to an ASCII letter
+/// on either side (hex hashes and ids: SHA-256 payload hashes, 32-hex TMS ids, `…d4111…`), or,
+/// for a dashed run, continued by `-` and a letter or digit (UUIDs: `52693516-8882-4137-a833-…`).
+/// Card numbers stand alone as tokens (`card 4111 1111 1111 1111`, `"4111-1111-1111-1111"`).
+fn part_of_identifier(bytes: &[u8], start: usize, end: usize) -> bool {
     let before = start.checked_sub(1).map(|k| bytes[k]);
     let after = bytes.get(end).copied();
+    let dashed = bytes[start..end].contains(&b'-');
     before.is_some_and(|b| b.is_ascii_alphabetic())
         || after.is_some_and(|b| b.is_ascii_alphabetic())
-        || (after == Some(b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_alphanumeric))
+        || (dashed
+            && after == Some(b'-')
+            && bytes.get(end + 1).is_some_and(u8::is_ascii_alphanumeric))
 }
 
 /// The Luhn (mod 10) check over digit values 0–9.

@@ -241,9 +241,15 @@ impl Stack {
         self.admin("clarity", "orders", body).await
     }
 
-    /// Run every bridge until all queues stay empty.
+    /// Run every bridge until all queues stay empty (at most two minutes).
     pub async fn drain(&self) -> PollStats {
-        drain(&self.bridges, 6, Duration::from_secs(120)).await
+        self.drain_within(Duration::from_secs(120)).await
+    }
+
+    /// Run every bridge until all queues stay empty, or `deadline` has passed (size it to the
+    /// work: it returns as soon as everything is idle).
+    pub async fn drain_within(&self, deadline: Duration) -> PollStats {
+        drain(&self.bridges, 6, deadline).await
     }
 
     pub async fn record(&self, id: &str) -> OrderRecord {
