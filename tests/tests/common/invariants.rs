@@ -25,9 +25,28 @@ pub struct Report {
     pub missing_erp: usize,
     pub refunds_above_captured: usize,
     pub clarity_mismatch: usize,
+    /// Dead letters by queue and failure class, with one example reason each.
+    pub dlq_classes: BTreeMap<String, (usize, String)>,
+    /// Dead letters whose failure class is not one we know (must be none: nothing unexplained).
+    pub unclassified_dlq: usize,
 }
 
 impl Report {
+    /// One line per (queue, failure class) of what is left in the DLQs, with an example reason.
+    fn dlq_lines(&self) -> String {
+        let mut out = String::new();
+        for (key, (n, example)) in &self.dlq_classes {
+            out.push_str(&format!("\ndead letters {key}: {n} (e.g. {example})"));
+        }
+        if self.unclassified_dlq > 0 {
+            out.push_str(&format!(
+                "\ndead letters WITHOUT a failure class: {}",
+                self.unclassified_dlq
+            ));
+        }
+        out
+    }
+
     pub fn table(&self) -> String {
         format!(
             "| orders | captured | refunded | in DLQ | double charges | lost | wrong state | duplicate ERP | missing ERP | refunds above captured | Clarity/domain mismatches |\n\
@@ -44,12 +63,13 @@ impl Report {
             self.missing_erp,
             self.refunds_above_captured,
             self.clarity_mismatch
-        )
+        ) + &self.dlq_lines()
     }
 
     /// Every count that must be zero is zero.
     pub fn clean(&self) -> bool {
         self.double_charges == 0
+            && self.unclassified_dlq == 0
             && self.lost == 0
             && self.wrong_state == 0
             && self.duplicate_erp == 0
@@ -88,12 +108,42 @@ pub async fn check(s: &Stack, orders: &[(String, Expectation)]) -> Report {
         }
     }
     let mut dead: HashSet<String> = HashSet::new();
+    let mut dlq_classes: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    let mut unclassified_dlq = 0;
     for q in QueueName::ALL {
         for m in s.dlq(q).await {
             let body: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
             if let Some(id) = body["order_id"].as_str() {
                 dead.insert(id.to_string());
             }
+            // Classified exactly as the dlq-redrive function does (a dead letter SQS moved after
+            // maxReceiveCount carries no attributes: retries exhausted).
+            let attributes: std::collections::BTreeMap<String, String> = m
+                .message_attributes()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| v.string_value().map(|s| (k.clone(), s.to_string())))
+                .collect();
+            let c = o2c_pipeline::redrive::classify(&attributes);
+            if c.reason.starts_with("unrecognised failure_class") {
+                unclassified_dlq += 1;
+            }
+            let class = serde_json::to_value(c.class).unwrap_or_default();
+            let e = dlq_classes
+                .entry(format!("{q:?}: {}", class.as_str().unwrap_or("?")))
+                .or_insert((
+                    0,
+                    format!(
+                        "{}; body {}",
+                        c.reason.chars().take(120).collect::<String>(),
+                        m.body()
+                            .unwrap_or_default()
+                            .chars()
+                            .take(160)
+                            .collect::<String>()
+                    ),
+                ));
+            e.0 += 1;
         }
     }
     let so = s.admin_get("netsuite", "records/salesOrder").await;
@@ -107,6 +157,8 @@ pub async fn check(s: &Stack, orders: &[(String, Expectation)]) -> Report {
 
     let mut r = Report {
         orders: orders.len(),
+        dlq_classes,
+        unclassified_dlq,
         ..Report::default()
     };
     for (id, expect) in orders {
