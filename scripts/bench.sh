@@ -16,9 +16,10 @@
 #   BENCH_PROFILE            cargo profile the function binaries and the bridge are built with
 #                            (default release; binaries in target/<profile>, target/debug for dev);
 #                            BENCHMARKS.md's header records it with its Cargo.toml settings
-#   BENCH_JITTER             1 (default): also cold-start authorize built with
-#                            AWS_LC_SYS_NO_JITTER_ENTROPY=1 (a second build of that profile in
-#                            target/bench-nojitter); 0 to skip
+#   BENCH_JITTER             1 (default): also cold-start authorize built WITH aws-lc's CPU-jitter
+#                            entropy (AWS_LC_SYS_NO_JITTER_ENTROPY=0, a second build of that profile
+#                            in target/bench-jitter) against the shipped build, which turns it off
+#                            (.cargo/config.toml); 0 to skip
 # Raw results: target/bench-run/ (under $CARGO_TARGET_DIR when set). Needs Rust (stable), Python 3.11 and PyPI (first run only).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -59,10 +60,10 @@ cargo build --profile "$profile" --quiet "${functions[@]}" -p o2c-local-bridge
 
 extra=()
 if [[ "$jitter" == 1 ]]; then
-  step "$profile build of authorize with AWS_LC_SYS_NO_JITTER_ENTROPY=1 (target/bench-nojitter)"
-  AWS_LC_SYS_NO_JITTER_ENTROPY=1 CARGO_TARGET_DIR="$target/bench-nojitter" \
+  step "$profile build of authorize with jitter entropy, AWS_LC_SYS_NO_JITTER_ENTROPY=0 (target/bench-jitter)"
+  AWS_LC_SYS_NO_JITTER_ENTROPY=0 CARGO_TARGET_DIR="$target/bench-jitter" \
     cargo build --profile "$profile" --quiet -p authorize
-  extra=(--extra-rust "authorize@no-jitter=$target/bench-nojitter/$profile_dir/authorize")
+  extra=(--extra-rust "authorize@jitter=$target/bench-jitter/$profile_dir/authorize")
 fi
 
 step "criterion bench build"
