@@ -206,5 +206,6 @@ async fn a_crash_mid_cascade_never_yields_two_approvals() {
         "the reconciled attempts found their answers; nothing was sent twice: {auths:?}"
     );
     assert!(tl.contains("authorize.takeover"), "{tl}");
+    assert!(tl.contains("reconciled after a worker died"), "{tl}");
     assert_eq!(rows(&ledger, "ORD-CRASH", "capture").len(), 1);
 }

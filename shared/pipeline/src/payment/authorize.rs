@@ -93,6 +93,10 @@ pub struct AuthorizeOutcome {
     /// attempt is queued.
     #[serde(default)]
     pub cascade: bool,
+    /// Found by reconciliation after a worker died: the routing decision was made (and logged)
+    /// by the lost invocation; this attempt's route is where its reference was found.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reconciled: bool,
 }
 
 impl AuthorizeOutcome {
@@ -186,6 +190,7 @@ impl Step for AuthorizeStep {
                 return Ok(AuthorizeOutcome {
                     decision: choice.decision,
                     cascade: false,
+                    reconciled: false,
                     ..last.clone()
                 });
             }
@@ -320,14 +325,9 @@ impl Step for AuthorizeStep {
                 .clone()
                 .unwrap_or_else(|| transaction_id(reference, attempt(record).saturating_sub(1)));
             let tried: Vec<String> = attempts(record).into_iter().map(|(_, o)| o.route).collect();
-            return Ok(Some(self.outcome(
-                record,
-                route,
-                transaction_id,
-                result,
-                None,
-                &tried,
-            )));
+            let mut outcome = self.outcome(record, route, transaction_id, result, None, &tried);
+            outcome.reconciled = true;
+            return Ok(Some(outcome));
         }
         let previous = transaction_id(reference, attempt(record).saturating_sub(1).max(1));
         let cleanup = TimeoutReversalInput {
@@ -436,6 +436,11 @@ impl Step for AuthorizeStep {
         if let Some(d) = &outcome.decision {
             text.push_str("; routing: ");
             text.push_str(&d.summary());
+        } else if outcome.reconciled {
+            text.push_str(
+                "; reconciled after a worker died: found by its reference on this route (the \
+                 routing decision is in the lost invocation's log)",
+            );
         }
         (text, (!r.id.is_empty()).then(|| r.id.clone()))
     }
@@ -533,6 +538,7 @@ impl AuthorizeStep {
             result,
             decision,
             cascade,
+            reconciled: false,
         }
     }
 }
