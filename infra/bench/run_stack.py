@@ -40,11 +40,12 @@ from datetime import datetime
 from pathlib import Path
 
 import boto3
-import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO / "infra/checks"))
+import cfn  # noqa: E402  (the shared CloudFormation YAML loader)
 
 import aws_counter  # noqa: E402
 import lambda_stub  # noqa: E402
@@ -68,16 +69,9 @@ def http(method: str, url: str, body: dict | None = None, timeout: float = 60) -
 # ---------------------------------------------------------------------------- template
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def template_functions() -> dict[str, dict]:
     """{binary name: {memory_mb, timeout_s, arch, env (literal strings), batch_size}} from template.yaml."""
-    t = yaml.load((REPO / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)
+    t = cfn.load(REPO / "template.yaml")
     g = (t.get("Globals") or {}).get("Function") or {}
     genv = ((g.get("Environment") or {}).get("Variables") or {})
     out = {}

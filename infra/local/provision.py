@@ -43,6 +43,10 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+# One CloudFormation YAML loader for the checks, the provisioner and the bench.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "checks"))
+from cfn import CfnLoader  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO / "template.yaml"
 DEFAULT_SECRETS = Path(__file__).resolve().parent / "secrets.local.json"
@@ -60,30 +64,6 @@ class ProvisionError(Exception):
 
 
 # --------------------------------------------------------------------------- template loading
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that understands CloudFormation short-form tags (!Ref, !Sub, !GetAtt, ...)."""
-
-
-def _cfn_tag(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        resource, _, attribute = value.partition(".")
-        value = [resource, attribute]
-    return {f"Fn::{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 
 def load_template(path: Path) -> dict[str, Any]:
