@@ -15,13 +15,10 @@ import contextlib
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -30,14 +27,9 @@ sys.dont_write_bytecode = True
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import cardscan  # noqa: E402
+import motoproc  # noqa: E402
 
 PAN = "4111111111111111"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -80,22 +72,12 @@ class ScanTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.tmp = tempfile.TemporaryDirectory(prefix="o2c-cardscan-test-")
-        cls.port = free_port()
-        cls.endpoint = f"http://127.0.0.1:{cls.port}"
-        binary = os.environ.get("MOTO_SERVER_BIN") or str(HERE / "moto-server")
         cls.moto_log = open(Path(cls.tmp.name) / "moto.log", "w")  # noqa: SIM115
-        cls.moto = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(cls.port)],
-                                    stdout=cls.moto_log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{cls.endpoint}/moto-api/", timeout=1):
-                    break
-            except OSError:
-                if cls.moto.poll() is not None or time.monotonic() > deadline:
-                    cls.tearDownClass()
-                    raise RuntimeError(f"moto_server did not start on {cls.endpoint}")
-                time.sleep(0.1)
+        try:
+            cls.moto, cls.endpoint = motoproc.start(log=cls.moto_log)
+        except RuntimeError:
+            cls.tearDownClass()
+            raise
         cls.env_file = Path(cls.tmp.name) / "local.env"
         cls.env_file.write_text(f"AWS_ENDPOINT_URL={cls.endpoint}\nAWS_REGION=us-east-1\n"
                                 "AWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=testing\n")
@@ -130,12 +112,7 @@ class ScanTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls) -> None:
-        if cls.moto is not None and cls.moto.poll() is None:
-            cls.moto.terminate()
-            try:
-                cls.moto.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.moto.kill()
+        motoproc.stop(cls.moto)
         cls.moto_log.close()
         cls.tmp.cleanup()
 
@@ -219,7 +196,7 @@ class ScanTest(unittest.TestCase):
         code, out = run("--no-aws", str(self.log))
         self.assertEqual(code, 0, out)
         # A dead endpoint is an error (2), not a clean scan (0).
-        code, out = run("--endpoint", f"http://127.0.0.1:{free_port()}")
+        code, out = run("--endpoint", f"http://127.0.0.1:{motoproc.free_port()}")
         self.assertEqual(code, 2, out)
 
 

@@ -10,13 +10,9 @@ rounds plain moto_server let more than one writer through.
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
 import threading
-import time
 import unittest
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -24,36 +20,18 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import motoproc  # noqa: E402
 ROUNDS = 30
 RACERS = 12
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     def __init__(self, argv: list[str]) -> None:
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([*argv, "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
-                    return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"{argv[0]} did not start on {self.endpoint}")
-                time.sleep(0.1)
+        self.proc, self.endpoint = motoproc.start(argv[0])
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        motoproc.stop(self.proc)
 
     def ddb(self):
         return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name="us-east-1",

@@ -13,14 +13,10 @@ MOTO_SERVER_BIN overrides the moto executable (default: infra/local/moto-server,
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -29,6 +25,7 @@ sys.dont_write_bytecode = True  # keep infra/local free of __pycache__
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import provision  # noqa: E402
+import motoproc  # noqa: E402
 
 STACK = "o2c-test"
 BRIEF_ENV = [
@@ -38,12 +35,6 @@ BRIEF_ENV = [
     "CLARITY_SECRET_ID", "ERP_SECRET_ID", "CRM_SECRET_ID", "STAGE", "AWS_ENDPOINT_URL",
     "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
 ]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def by_type(template: dict, kind: str) -> dict:
@@ -56,22 +47,12 @@ class ProvisionTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.tmp = tempfile.TemporaryDirectory(prefix="o2c-provision-test-")
-        cls.port = free_port()
-        cls.endpoint = f"http://127.0.0.1:{cls.port}"
-        binary = os.environ.get("MOTO_SERVER_BIN") or str(HERE / "moto-server")
         cls.moto_log = open(Path(cls.tmp.name) / "moto.log", "w")  # noqa: SIM115
-        cls.moto = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(cls.port)],
-                                    stdout=cls.moto_log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{cls.endpoint}/moto-api/", timeout=1):
-                    break
-            except OSError:
-                if cls.moto.poll() is not None or time.monotonic() > deadline:
-                    cls.tearDownClass()
-                    raise RuntimeError(f"moto_server did not start on {cls.endpoint}")
-                time.sleep(0.1)
+        try:
+            cls.moto, cls.endpoint = motoproc.start(log=cls.moto_log)
+        except RuntimeError:
+            cls.tearDownClass()
+            raise
 
         cls.template = provision.load_template(provision.DEFAULT_TEMPLATE)
         cls.seeds = json.loads(provision.DEFAULT_SECRETS.read_text())
@@ -88,13 +69,7 @@ class ProvisionTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls) -> None:
-        if cls.moto is not None and cls.moto.poll() is None:
-            cls.moto.terminate()
-            try:
-                cls.moto.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.moto.kill()
-                cls.moto.wait()
+        motoproc.stop(cls.moto)
         cls.moto_log.close()
         cls.tmp.cleanup()
 
