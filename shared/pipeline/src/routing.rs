@@ -182,10 +182,9 @@ impl Router for DynamicRouter {
         {
             tracing::warn!(%route, error = %e, "route statistics not recorded");
         }
-        self.cache
-            .lock()
-            .unwrap()
-            .remove(&(route.to_string(), segment));
+        // The read cache is left alone: dropping it here would make the next decision query
+        // every shard again, once per authorization. Decisions see counts at most
+        // STATS_CACHE old.
     }
 }
 
