@@ -98,23 +98,15 @@ fn model(a: f64, seed: u64) -> Value {
 }
 
 struct Sim {
-    base: String,
+    sandbox: Sandbox,
     http: reqwest::Client,
 }
 
 impl Sim {
     async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .request(method.clone(), format!("{}/__admin/{path}", self.base))
-            .json(&body)
-            .send()
+        self.sandbox
+            .admin(&self.http, method, "cybersource", path, body)
             .await
-            .unwrap();
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{method} {path}: {status} {v}");
-        v
     }
 }
 
@@ -252,7 +244,7 @@ async fn main() {
         );
     }
     let sim = Sim {
-        base,
+        sandbox,
         http: reqwest::Client::new(),
     };
     let mut results = Vec::new();

@@ -164,6 +164,29 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// Send `body` to a simulator's admin API (`/__admin/<path>`) with `method`; panics unless
+    /// it succeeds, with the status and the answer.
+    pub async fn admin(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        sim: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let url = format!("{}/__admin/{path}", self.url(sim));
+        let r = http
+            .request(method.clone(), &url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = r.status();
+        let v: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+        assert!(status.is_success(), "{method} {url}: {status} {v}");
+        v
+    }
+
     pub fn start() -> Sandbox {
         let dir = std::env::temp_dir().join(format!(
             "o2c-sandbox-{}-{}",

@@ -178,18 +178,9 @@ impl Stack {
         path: &str,
         body: Value,
     ) -> Value {
-        let url = format!("{}/__admin/{path}", self.sandbox.url(sim));
-        let r = self
-            .http
-            .request(method.clone(), &url)
-            .json(&body)
-            .send()
+        self.sandbox
+            .admin(&self.http, method, sim, path, body)
             .await
-            .unwrap();
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{method} {url}: {status} {v}");
-        v
     }
 
     /// GET from a simulator's admin API.
