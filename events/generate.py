@@ -222,6 +222,7 @@ def static_events(order_id: str) -> dict[str, dict]:
             cmd({"order_id": o, "cause": "capture.recorded"}, "capture.recorded", "erp-sync")]),
         "schedule-chargeback-poller.json": schedule_event("chargeback-poll"),
         "schedule-erp-poller.json": schedule_event("erp-poll"),
+        "schedule-clarity-catchup.json": schedule_event("clarity-catchup"),
         "dlq-redrive-list.json": {"action": "list", "queue": "orders", "dry_run": True},
     }
 

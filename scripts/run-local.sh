@@ -66,9 +66,12 @@ wait_port 4574 "sandbox"
 echo "==> building functions and the bridge"
 cargo build --workspace --bins --quiet
 
+concurrency="${O2C_CONCURRENCY:-4}"
 echo "==> cargo lambda watch on 127.0.0.1:$lambda_port (log: $logdir/watch.log)"
+# Lambda runs many execution environments of a function at once: so does the local stack
+# (O2C_CONCURRENCY instances per function, default 4), so races show up here first.
 setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
-  --env-file "$envfile" --ignore-changes >"$logdir/watch.log" 2>&1 &
+  --concurrency "$concurrency" --env-file "$envfile" --ignore-changes >"$logdir/watch.log" 2>&1 &
 pids+=($!)
 wait_port "$lambda_port" "cargo lambda watch"
 
@@ -79,6 +82,7 @@ echo "==> SQS → function bridge (log: $logdir/bridge.log)"
   . "$envfile"
   set +a
   LAMBDA_INVOKE_URL="http://127.0.0.1:$lambda_port" BRIDGE_RETRY_DELAY_SECS=2 \
+    BRIDGE_CONCURRENCY="$concurrency" \
     exec setsid target/debug/o2c-local-bridge
 ) >"$logdir/bridge.log" 2>&1 &
 pids+=($!)
@@ -98,6 +102,10 @@ cat <<EOF2
   cancel / return an order in Clarity:
     curl -s -XPOST localhost:4572/__admin/orders/<id>/cancel -d '{}'
     curl -s -XPOST localhost:4572/__admin/orders/<id>/returns -d '{}'
+  run a scheduled poller (EventBridge schedules in AWS), e.g. the Clarity catch-up, which takes
+  in orders whose order.created webhook never arrived:
+    cargo lambda invoke clarity-catchup --invoke-address 127.0.0.1 --invoke-port $lambda_port \\
+      --data-file events/schedule-clarity-catchup.json
   inspect: Cybersource ledger   curl -s localhost:4571/__admin/ledger
            Clarity order        curl -s localhost:4572/__admin/orders/<id>
            NetSuite records     curl -s localhost:4573/__admin/records

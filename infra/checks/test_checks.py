@@ -31,6 +31,7 @@ CAPTURE_SEND = """              - Sid: SendDownstream
                 Effect: Allow
                 Action: sqs:SendMessage
                 Resource:
+                  - !GetAtt RefundsQueue.Arn
                   - !GetAtt ClaritySyncQueue.Arn
                   - !GetAtt ErpSyncQueue.Arn
 """

@@ -270,6 +270,7 @@ async fn two_refunds_racing_cannot_over_refund() {
             dedup_id: Some(c.dedup_id.clone()),
             receive_count: 1,
             source_arn: None,
+            deadline: None,
         }
     };
     fn m_body(c: &o2c_domain::ports::OutboundMessage) -> String {

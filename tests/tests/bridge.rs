@@ -128,3 +128,80 @@ fn rand_suffix() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+/// Counts how many invocations run at once, and which FIFO groups overlap.
+#[derive(Default)]
+struct Concurrency {
+    now: Mutex<(usize, HashMap<String, usize>)>,
+    max: Mutex<usize>,
+    group_overlap: Mutex<usize>,
+}
+
+#[async_trait]
+impl MessageHandler for Concurrency {
+    async fn handle(&self, m: &QueueMessage) -> Result<(), StepFailure> {
+        let group = m.group_id.clone().unwrap_or_default();
+        {
+            let mut now = self.now.lock().unwrap();
+            now.0 += 1;
+            let g = now.1.entry(group.clone()).or_default();
+            *g += 1;
+            if *g > 1 {
+                *self.group_overlap.lock().unwrap() += 1;
+            }
+            let mut max = self.max.lock().unwrap();
+            *max = (*max).max(now.0);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut now = self.now.lock().unwrap();
+        now.0 -= 1;
+        *now.1.get_mut(&group).unwrap() -= 1;
+        Ok(())
+    }
+}
+
+/// Lambda runs several execution environments of a function at once; the local bridge does
+/// too (at least 4 per queue), one FIFO group at a time — so races happen locally first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn drain_runs_several_instances_of_a_function_at_once_one_group_at_a_time() {
+    let aws = LocalAws::start();
+    let sdk = aws.moto.sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = aws.var("ORDERS_QUEUE_URL").to_string();
+    let dlq = aws.var("ORDERS_DLQ_URL").to_string();
+    let suffix = rand_suffix();
+    // 12 orders, 3 messages each: batches of one message so every invocation is one message.
+    for i in 0..3 {
+        for g in 0..12 {
+            sqs.send_message()
+                .queue_url(&queue)
+                .message_body("ok")
+                .message_group_id(format!("g{g}"))
+                .message_deduplication_id(format!("{g}-{i}-{suffix}"))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let handler = Arc::new(Concurrency::default());
+    let invoker = Arc::new(InProcessInvoker {
+        handler: handler.clone(),
+        sink: Arc::new(SqsDeadLetterSink::new(&sdk, dlq)),
+    });
+    let mapping = Mapping {
+        queue_url: queue,
+        function: "authorize".into(),
+        batch_size: 1,
+    };
+    let bridge = Bridge::new(sqs, mapping, invoker, "us-east-1")
+        .await
+        .unwrap();
+    assert!(bridge.concurrency >= 4, "{}", bridge.concurrency);
+    let stats = drain(std::slice::from_ref(&bridge), 3, Duration::from_secs(60)).await;
+    let max = *handler.max.lock().unwrap();
+    let overlap = *handler.group_overlap.lock().unwrap();
+    println!("36 messages: {stats:?}; at most {max} invocations at once; {overlap} group overlaps");
+    assert_eq!(stats.deleted, 36, "{stats:?}");
+    assert!(max >= 4, "at least 4 instances at once, saw {max}");
+    assert_eq!(overlap, 0, "never two messages of one FIFO group at once");
+}

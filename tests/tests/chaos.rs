@@ -2,7 +2,9 @@
 //! Cybersource 5xx and "effect applied, response lost", a Clarity and ERP outage for a stretch,
 //! duplicate webhooks (×3 for a fifth of the orders), review decisions delivered twice and
 //! contradicting notifications arriving late, crashes at every step boundary, cancellations and
-//! returns mixed in — then the invariant checker's table. Goal: zeros where zeros belong.
+//! returns mixed in, and cancellations sent at random moments while the pipeline works (racing
+//! the authorization, the capture, or landing after it) — then the invariant checker's table.
+//! Goal: zeros where zeros belong; no order charged with a cancellation recorded.
 //!
 //! `O2C_CHAOS_ORDERS` sets the number of orders: CI runs 150; `scripts/chaos.sh` runs 1,000.
 
@@ -20,6 +22,8 @@ use std::time::{Duration, Instant};
 enum Plan {
     Accept,
     AcceptThenCancel,
+    /// Cancelled at a random moment while the first wave is processed.
+    CancelRacing,
     AcceptThenReturn,
     ReviewAccept,
     ReviewReject,
@@ -35,6 +39,7 @@ fn plan(i: usize) -> Plan {
         5 => Plan::ReviewReject,
         6 | 7 => Plan::FraudReject,
         8 | 9 => Plan::Decline,
+        10 | 11 => Plan::CancelRacing,
         _ => Plan::Accept,
     }
 }
@@ -43,7 +48,7 @@ fn expectation(p: Plan) -> Expectation {
     use OrderState::*;
     match p {
         Plan::Accept | Plan::ReviewAccept => Box::new(|s| s == Captured),
-        Plan::AcceptThenCancel => Box::new(|s| matches!(s, Voided | Refunded)),
+        Plan::AcceptThenCancel | Plan::CancelRacing => Box::new(|s| matches!(s, Voided | Refunded)),
         Plan::AcceptThenReturn => Box::new(|s| s == PartiallyRefunded),
         Plan::ReviewReject | Plan::FraudReject => Box::new(|s| s == Voided),
         Plan::Decline => Box::new(|s| s == Declined),
@@ -129,6 +134,32 @@ async fn chaos_run_keeps_every_invariant() {
         )
         .await;
     }
+    // Cancellations at random moments (seeded) while the first wave drains: some land before
+    // the authorization, some during it, some between, during or after the capture.
+    let racing: Vec<(String, Duration)> = orders
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, p))| *p == Plan::CancelRacing)
+        .map(|(i, (id, _))| {
+            let spread_ms = (n as u64 * 25).max(4000);
+            let at = (i as u64).wrapping_mul(2_654_435_761) % spread_ms;
+            (id.clone(), Duration::from_millis(at))
+        })
+        .collect();
+    let cancel_wave = async {
+        let t0 = Instant::now();
+        let mut by_time = racing.clone();
+        by_time.sort_by_key(|(_, at)| *at);
+        for (id, at) in &by_time {
+            tokio::time::sleep(at.saturating_sub(t0.elapsed())).await;
+            s.admin(
+                "clarity",
+                &format!("orders/{id}/cancel"),
+                json!({"sync": true}),
+            )
+            .await;
+        }
+    };
     let outage = o2c_local_bridge::drain(&s.bridges, 3, Duration::from_secs(4)).await;
     for sim in ["clarity", "netsuite", "salesforce"] {
         s.http
@@ -143,6 +174,7 @@ async fn chaos_run_keeps_every_invariant() {
         )
         .await;
     }
+    tokio::join!(s.drain_within(budget), cancel_wave);
     s.drain_within(budget).await;
 
     // Review decisions (each delivered twice more), and returns.
@@ -245,8 +277,12 @@ async fn chaos_run_keeps_every_invariant() {
     );
     assert_eq!(scan.hits, 0, "{}", scan.report);
     assert!(log_lines > n, "the functions logged ({log_lines} lines)");
-    let _ = std::fs::remove_file(&log_path);
     assert!(crashes.crashes() > 0);
-    assert!(report.clean(), "{report:?}");
+    assert!(
+        report.clean(),
+        "{report:?} (function logs kept in {})",
+        log_path.display()
+    );
     assert!(report.captured > n / 3, "{report:?}");
+    let _ = std::fs::remove_file(&log_path);
 }

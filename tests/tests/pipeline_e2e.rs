@@ -164,6 +164,7 @@ async fn two_workers_on_the_same_message_charge_once() {
         dedup_id: Some("ORD-TWO-webhook-authorize".into()),
         receive_count: 1,
         source_arn: None,
+        deadline: None,
     };
     let h = s.handlers[&QueueName::Orders].clone();
     let (a, b) = tokio::join!(h.handle(&message), h.handle(&message));

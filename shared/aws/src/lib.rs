@@ -6,9 +6,13 @@
 //!   [`sqs::SqsDeadLetter`] sends a message to a dead-letter queue with a classified reason.
 //! - [`secrets::SecretsManagerSource`] implements [`o2c_domain::ports::SecretSource`] with an
 //!   in-memory TTL cache (AWS's `aws_secretsmanager_caching`).
+//! - [`references`]: the Cybersource reference index and the unknown-notifications list
+//!   ([`o2c_domain::ports::ReferenceIndex`], [`o2c_domain::ports::UnknownNotifications`]) on the
+//!   same table.
 //! - [`aws_config`] loads the SDK configuration (standard chain, optional endpoint override for
 //!   the local moto server).
 
+pub mod references;
 pub mod routing;
 pub mod secrets;
 pub mod sqs;

@@ -14,6 +14,7 @@
 //! | `effects`           | M    | effect key → S JSON of [`EffectRecord`]; always present (created empty) so `SET effects.#ek` works |
 //! | `order`             | S    | JSON of the [`Order`] document                                |
 //! | `timeline`          | L    | S JSON of each [`TimelineEntry`], oldest first                |
+//! | `cancel`            | S    | JSON of the [`CancelIntent`] once a cancellation is recorded; never removed |
 //!
 //! **Idempotency item** — `pk = "IDEM#<scope>#<key>"`, `sk = "IDEM"`: `scope` (S), `idem_key`
 //! (S), `payload_hash` (S), `created_at` (S, RFC 3339), `expires_at` (N, epoch **seconds** — the
@@ -43,8 +44,8 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use o2c_domain::ports::{
-    Change, Claim, ClaimChange, EffectRecord, Expect, IdempotencyRecord, OrderRecord, OrderStore,
-    PutOutcome, StoreError,
+    CancelIntent, Change, Claim, ClaimChange, EffectRecord, Expect, IdempotencyRecord, OrderRecord,
+    OrderStore, PutOutcome, StoreError,
 };
 use o2c_domain::{Order, OrderId, OrderState, TimelineEntry, Timestamp};
 use std::collections::{BTreeMap, HashMap};
@@ -68,6 +69,7 @@ const CLAIM_LEASE_UNTIL: &str = "claim_lease_until";
 const EFFECTS: &str = "effects";
 const ORDER: &str = "order";
 const TIMELINE: &str = "timeline";
+const CANCEL: &str = "cancel";
 
 const SCOPE: &str = "scope";
 const IDEM_KEY: &str = "idem_key";
@@ -183,6 +185,9 @@ impl DynamoOrderStore {
             }
             None => detail.push_str(" unclaimed"),
         }
+        if item.contains_key(CANCEL) {
+            detail.push_str("; a cancellation intent is recorded");
+        }
         if let Some(k) = effect_key {
             let recorded = item
                 .get(EFFECTS)
@@ -295,7 +300,10 @@ impl OrderStore for DynamoOrderStore {
 
         // Condition.
         name("#pk", PK);
-        name("#state", STATE);
+        if expect != Expect::Exists || change.transition.is_some() {
+            // DynamoDB refuses expression attribute names an expression does not use.
+            name("#state", STATE);
+        }
         name("#version", VERSION);
         name("#timeline", TIMELINE);
         let mut condition = vec!["attribute_exists(#pk)".to_string()];
@@ -327,6 +335,11 @@ impl OrderStore for DynamoOrderStore {
                 values.insert(":expect_ref".into(), s(reference));
                 values.insert(":now".into(), s(now.to_rfc3339()));
             }
+            Expect::Exists => {}
+        }
+        if change.cancel.is_some() {
+            name("#cancel", CANCEL);
+            condition.push("attribute_not_exists(#cancel)".into());
         }
         if let Some((key, _)) = &change.effect {
             name("#effects", EFFECTS);
@@ -380,6 +393,10 @@ impl OrderStore for DynamoOrderStore {
             name("#order", ORDER);
             set.push("#order = :order".into());
             values.insert(":order".into(), s(to_json(order).map_err(corrupt)?));
+        }
+        if let Some(cancel) = &change.cancel {
+            set.push("#cancel = :cancel".into());
+            values.insert(":cancel".into(), s(to_json(cancel).map_err(corrupt)?));
         }
         let mut update_expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
@@ -486,6 +503,9 @@ fn order_item(record: &OrderRecord) -> Result<Item, StoreError> {
         item.insert(CLAIM_REF.into(), s(&claim.reference));
         item.insert(CLAIM_LEASE_UNTIL.into(), s(claim.lease_until.to_rfc3339()));
     }
+    if let Some(cancel) = &record.cancel {
+        item.insert(CANCEL.into(), s(to_json(cancel).map_err(corrupt)?));
+    }
     Ok(item)
 }
 
@@ -547,6 +567,9 @@ fn parse_record(item: &Item) -> Result<OrderRecord, String> {
             timeline.push(from_json::<TimelineEntry>(TIMELINE, json)?);
         }
     }
+    let cancel: Option<CancelIntent> = get_s(item, CANCEL)?
+        .map(|j| from_json(CANCEL, j))
+        .transpose()?;
     Ok(OrderRecord {
         order,
         state,
@@ -554,6 +577,7 @@ fn parse_record(item: &Item) -> Result<OrderRecord, String> {
         claim,
         effects,
         timeline,
+        cancel,
     })
 }
 

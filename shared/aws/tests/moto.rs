@@ -439,6 +439,7 @@ async fn claim_takeover_refused_while_lease_live_allowed_after() {
                     },
                 )),
                 order: None,
+                cancel: None,
                 entry: TimelineEntry::new(t, "authorize.recorded", "ACCEPT").with_ref("tx-1"),
             },
         )
@@ -924,4 +925,213 @@ async fn routing_document_and_statistics_round_trip_on_the_table() {
         item[TTL_ATTRIBUTE],
         AttributeValue::N(expires.epoch_seconds().to_string())
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cybersource reference index and unknown notifications on the same table
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reference_index_remembers_once_and_never_moves_a_key() {
+    use o2c_domain::ports::{CybsKey, ReferenceIndex};
+    let f = store_fixture().await;
+    let long = oid(&"L".repeat(64));
+    let keys = [
+        CybsKey::Reference("o2c0123456789abcdef01234567-auth".into()),
+        CybsKey::ReferenceStem("o2c0123456789abcdef01234567".into()),
+        CybsKey::AttemptId("o2c0123456789abcdef01234567-auth-1".into()),
+    ];
+    assert_eq!(f.store.order_of(keys[0].value()).await.unwrap(), None);
+    f.store.remember(&long, &keys).await.unwrap();
+    // Idempotent: the same keys for the same order again.
+    f.store.remember(&long, &keys).await.unwrap();
+    f.store
+        .remember(
+            &long,
+            &[CybsKey::Transaction("7000000000000000000001".into())],
+        )
+        .await
+        .unwrap();
+    for v in [
+        keys[0].value(),
+        keys[1].value(),
+        keys[2].value(),
+        "7000000000000000000001",
+    ] {
+        assert_eq!(
+            f.store.order_of(v).await.unwrap(),
+            Some(long.clone()),
+            "{v}"
+        );
+    }
+    // A key never moves to another order.
+    let err = f
+        .store
+        .remember(&oid("ORD-OTHER"), &keys[..1])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::ConditionFailed { detail, .. } if detail.contains(long.as_str())),
+        "{err:?}"
+    );
+    assert_eq!(
+        f.store.order_of(keys[0].value()).await.unwrap(),
+        Some(long.clone())
+    );
+    let item = raw_item(&f, &format!("CYBSREF#{}", keys[0].value()), "CYBSREF").await;
+    assert_eq!(item["order_id"], AttributeValue::S(long.to_string()));
+    assert_eq!(item["kind"], AttributeValue::S("reference".into()));
+    assert!(
+        !item.contains_key(TTL_ATTRIBUTE),
+        "kept as long as the order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unknown_notifications_are_listed_in_time_order_once_each() {
+    use o2c_domain::ports::{UnknownNotification, UnknownNotifications};
+    let f = store_fixture().await;
+    let t0 = now();
+    let entry = |i: i64, id: &str| UnknownNotification {
+        notification_id: id.to_string(),
+        event_type: "risk.casemanagement.decision.accept".into(),
+        transaction_id: Some(format!("70000000000000008880{i:02}")),
+        reference: None,
+        organization_id: Some("o2c_local_sandbox".into()),
+        reason: "Cybersource does not know the transaction".into(),
+        received_at: Timestamp::from_millis(t0.millis() + i * 1000),
+        // Whole seconds: the TTL attribute keeps epoch seconds.
+        expires_at: Timestamp::from_millis((t0.millis() / 1000 + 90 * 24 * 3600) * 1000),
+    };
+    // Written out of order; one of them twice (a redelivery keeps its first time).
+    for (i, id) in [(2, "n-c"), (0, "n-a"), (1, "n-b"), (2, "n-c")] {
+        f.store.record_unknown(&entry(i, id)).await.unwrap();
+    }
+    let all = f.store.unknown_since(t0, 10).await.unwrap();
+    let ids: Vec<_> = all.iter().map(|e| e.notification_id.as_str()).collect();
+    assert_eq!(ids, ["n-a", "n-b", "n-c"]);
+    assert_eq!(all[0], entry(0, "n-a"));
+    let later = f
+        .store
+        .unknown_since(Timestamp::from_millis(t0.millis() + 1000), 10)
+        .await
+        .unwrap();
+    assert_eq!(later.len(), 2);
+    assert_eq!(f.store.unknown_since(t0, 2).await.unwrap().len(), 2);
+    let sk = o2c_aws::references::unknown_sk(entry(0, "n-a").received_at, "n-a");
+    let item = raw_item(&f, o2c_aws::references::UNKNOWN_PK, &sk).await;
+    assert_eq!(
+        item[TTL_ATTRIBUTE],
+        AttributeValue::N(entry(0, "n-a").expires_at.epoch_seconds().to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_cancellation_intent_lands_in_any_state_once_and_survives_a_step_recording() {
+    let f = store_fixture().await;
+    let t = now();
+    f.store.create(&received("oc", t)).await.unwrap();
+    let id = oid("oc");
+    // A step claims the order (Received -> Authorizing, claim with a reference).
+    let claim = o2c_domain::ports::Claim {
+        step: "authorize".into(),
+        effect_key: "authorize".into(),
+        reference: "oc-auth".into(),
+        from: OrderState::Received,
+        lease_until: t.plus(std::time::Duration::from_secs(60)),
+        attempt: 1,
+    };
+    f.store
+        .claim(
+            &id,
+            tr(OrderState::Received, OrderState::Authorizing),
+            1,
+            claim,
+            TimelineEntry::new(t, "authorize.claimed", "x"),
+        )
+        .await
+        .unwrap();
+    // The intent lands while the claim is held, whatever the version.
+    let intent = |event: &str| o2c_domain::ports::CancelIntent {
+        event_id: event.into(),
+        reason: "customer".into(),
+        at: t,
+    };
+    let with_intent = f
+        .store
+        .update(
+            &id,
+            Expect::Exists,
+            Change {
+                cancel: Some(intent("evt-1")),
+                ..Change::note(TimelineEntry::new(t, "order.cancel_requested", "x"))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(with_intent.state, OrderState::Authorizing);
+    assert_eq!(with_intent.version, 3);
+    // A second intent is refused: the first wins.
+    let err = f
+        .store
+        .update(
+            &id,
+            Expect::Exists,
+            Change {
+                cancel: Some(intent("evt-2")),
+                ..Change::note(TimelineEntry::new(t, "order.cancel_requested", "y"))
+            },
+        )
+        .await
+        .expect_err("second intent");
+    assert!(matches!(err, StoreError::ConditionFailed { .. }), "{err:?}");
+    // The step records (conditional on its claim, replacing the document): the intent stays.
+    let recorded = f
+        .store
+        .update(
+            &id,
+            Expect::Claimed {
+                state: OrderState::Authorizing,
+                reference: "oc-auth".into(),
+            },
+            Change {
+                transition: Some(tr(OrderState::Authorizing, OrderState::Authorized)),
+                claim: o2c_domain::ports::ClaimChange::Clear,
+                order: Some(received("oc", t).order),
+                ..Change::note(TimelineEntry::new(t, "authorize.recorded", "z"))
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded.cancel.as_ref().unwrap().event_id, "evt-1");
+    let read = f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(read.cancel, recorded.cancel);
+    // A transition needs a condition on the state.
+    let err = f
+        .store
+        .update(
+            &id,
+            Expect::Exists,
+            Change {
+                transition: Some(tr(OrderState::Authorized, OrderState::Capturing)),
+                ..Change::note(TimelineEntry::new(t, "x", "y"))
+            },
+        )
+        .await
+        .expect_err("transition without a state condition");
+    assert!(matches!(err, StoreError::InvalidChange(_)), "{err:?}");
+    // An intent for an order that does not exist is NotFound.
+    let err = f
+        .store
+        .update(
+            &oid("ghost"),
+            Expect::Exists,
+            Change {
+                cancel: Some(intent("evt-3")),
+                ..Change::note(TimelineEntry::new(t, "x", "y"))
+            },
+        )
+        .await
+        .expect_err("missing order");
+    assert_eq!(err, StoreError::NotFound("ghost".into()));
 }

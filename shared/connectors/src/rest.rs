@@ -139,6 +139,13 @@ impl<E: Retryable> Retryable for Gate<E> {
     fn is_retryable(&self) -> bool {
         matches!(self, Gate::Go(e) if e.is_retryable())
     }
+
+    fn out_of_time(self, why: &str) -> Self {
+        match self {
+            Gate::Go(e) => Gate::Go(e.out_of_time(why)),
+            Gate::Stop(e) => Gate::Stop(e),
+        }
+    }
 }
 
 impl<E: fmt::Display> fmt::Display for Gate<E> {
@@ -213,6 +220,27 @@ pub trait ApiError:
     fn token(operation: &'static str, error: OAuthError) -> Self;
     /// A non-2xx answer.
     fn from_reply(operation: &'static str, reply: &Reply) -> Self;
+    /// Our own request, refused before it was sent (terminal, a validation failure).
+    fn invalid_request(operation: &'static str, reason: String) -> Self;
+}
+
+/// The outbound card-data guard: `Err(reason)` when the path or the JSON body of a request
+/// holds a card-number-like value ([`o2c_domain::card`], after decoding and normalisation). The
+/// reason names where (a JSON path, or `path`), never the number.
+pub fn refuse_card_data(path: &str, body: Option<&[u8]>) -> Result<(), String> {
+    use o2c_domain::card;
+    if card::contains_card_number(path) {
+        return Err(
+            "card data refused: the request path holds a card-number-like value; not sent"
+                .to_string(),
+        );
+    }
+    match body.and_then(card::payload_card_location) {
+        Some(at) => Err(format!(
+            "card data refused: the request body holds a card-number-like value at {at}; not sent"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A bearer-token JSON API: one token cache, one retry policy, one request timeout. The
@@ -251,6 +279,11 @@ impl BearerClient {
         body: Option<Vec<u8>>,
         headers: &[(&'static str, String)],
     ) -> Result<Reply, E> {
+        // Card data never leaves: refused before any attempt, never retried.
+        if let Err(reason) = refuse_card_data(path, body.as_deref()) {
+            tracing::error!(operation, %reason, "outbound request refused");
+            return Err(E::invalid_request(operation, reason));
+        }
         let (method, body) = (&method, &body);
         run_with_retries(
             &self.retrier,

@@ -26,7 +26,21 @@ use rand::{Rng, SeedableRng};
 /// Whether an error may be retried blindly (the request can be sent again as is).
 pub trait Retryable {
     fn is_retryable(&self) -> bool;
+
+    /// This (retryable) error, returned because the next retry could not finish before the
+    /// deadline: the error should say so (`why` tells what was left), so the caller's failure
+    /// reads "out of time", not just the last transient error. By default the error is returned
+    /// unchanged.
+    fn out_of_time(self, _why: &str) -> Self
+    where
+        Self: Sized,
+    {
+        self
+    }
 }
+
+/// The text [`Retrier::run`] passes to [`Retryable::out_of_time`] starts with this.
+pub const OUT_OF_TIME: &str = "no retry started: it could not finish before the deadline";
 
 /// Backoff parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,10 +201,19 @@ impl Retrier {
             }
             let delay = self.jitter(retry);
             if let Some(deadline) = deadline {
-                let resume = self.sleeper.now() + delay + self.policy.min_attempt_time;
+                let now = self.sleeper.now();
+                let resume = now + delay + self.policy.min_attempt_time;
                 if resume > deadline {
-                    tracing::warn!(attempts = attempt.number, error = %err, "no time left for another attempt");
-                    return Err(err);
+                    let why = format!(
+                        "{OUT_OF_TIME} (attempt {} would start after a {} ms sleep and needs at \
+                         least {} ms; {} ms left)",
+                        attempt.number + 1,
+                        delay.as_millis(),
+                        self.policy.min_attempt_time.as_millis(),
+                        deadline.saturating_duration_since(now).as_millis(),
+                    );
+                    tracing::warn!(attempts = attempt.number, error = %err, %why, "no time left for another attempt");
+                    return Err(err.out_of_time(&why));
                 }
             }
             tracing::info!(attempt = attempt.number, delay_ms = delay.as_millis() as u64, error = %err, "retrying");
@@ -213,6 +236,30 @@ mod tests {
     impl Retryable for E {
         fn is_retryable(&self) -> bool {
             matches!(self, E::Transient)
+        }
+    }
+
+    /// An error that says when it was not retried for lack of time.
+    #[derive(Debug, PartialEq)]
+    enum Timed {
+        Transient,
+        /// A transient error that was not retried for lack of time, and why.
+        OutOfTime(String),
+    }
+    impl Retryable for Timed {
+        fn is_retryable(&self) -> bool {
+            matches!(self, Timed::Transient)
+        }
+        fn out_of_time(self, why: &str) -> Self {
+            match self {
+                Timed::Transient => Timed::OutOfTime(why.to_string()),
+                other => other,
+            }
+        }
+    }
+    impl std::fmt::Display for Timed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{self:?}")
         }
     }
     impl std::fmt::Display for E {
@@ -389,6 +436,69 @@ mod tests {
         // deadline.
         assert!(clock.now() + p.min_attempt_time <= deadline);
         assert_eq!(clock.sleeps().len() as u32, n - 1);
+    }
+
+    #[test]
+    fn a_retry_whose_sleep_and_attempt_would_pass_the_deadline_is_not_started() {
+        let clock = VirtualClock::new();
+        // Each attempt takes 1 s and a retry needs at least 1 s after its (≤ 1 s) sleep, with
+        // 3.5 s in all.
+        let p = RetryPolicy {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(1),
+            max_attempts: 10,
+            min_attempt_time: Duration::from_secs(1),
+        };
+        let r = Retrier::with_parts(p, clock.clone(), StdRng::seed_from_u64(9));
+        let deadline = clock.now() + Duration::from_millis(3_500);
+        let calls = AtomicU32::new(0);
+        let c = clock.clone();
+        let out: Result<(), Timed> = block_on(r.run(Some(deadline), |a| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            // Each attempt takes 1 s of (virtual) time and fails transiently.
+            *c.elapsed.lock().unwrap() += Duration::from_secs(1);
+            assert!(
+                c.now() <= deadline,
+                "attempt {} ended after the deadline",
+                a.number
+            );
+            async { Err(Timed::Transient) }
+        }));
+        let sleeps = clock.sleeps();
+        let n = calls.load(Ordering::SeqCst);
+        assert_eq!(sleeps.len() as u32, n - 1);
+        // Whatever the jitter drew, no retry was started unless its sleep plus the minimum
+        // attempt time ended before the deadline, and the next one would not have.
+        assert!(clock.now() <= deadline);
+        assert!(n < 10, "the deadline, not max_attempts, ended the retries");
+        // The returned error says why it was not retried.
+        let Err(Timed::OutOfTime(why)) = out else {
+            panic!("expected an out-of-time error, got {out:?}");
+        };
+        assert!(why.starts_with(OUT_OF_TIME), "{why}");
+        assert!(why.contains(&format!("attempt {}", n + 1)), "{why}");
+        assert!(why.contains("needs at least 1000 ms"), "{why}");
+
+        // Whatever the jitter: a retry needing 2 s with 1.9 s left is never started, nor is
+        // its sleep.
+        let clock = VirtualClock::new();
+        let p = RetryPolicy {
+            min_attempt_time: Duration::from_secs(2),
+            ..p
+        };
+        let r = Retrier::with_parts(p, clock.clone(), StdRng::seed_from_u64(10));
+        let deadline = clock.now() + Duration::from_millis(1_900);
+        let calls = AtomicU32::new(0);
+        let out: Result<(), Timed> = block_on(r.run(Some(deadline), |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(Timed::Transient) }
+        }));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "no retry may start");
+        assert!(clock.sleeps().is_empty(), "not even its sleep");
+        assert!(
+            matches!(&out, Err(Timed::OutOfTime(why)) if why.contains("1900 ms left")),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -93,6 +93,12 @@ impl OrderStore for InMemoryStore {
                 });
             }
         }
+        if change.cancel.is_some() && record.cancel.is_some() {
+            return Err(StoreError::ConditionFailed {
+                id: id.to_string(),
+                detail: "a cancellation intent is already recorded".into(),
+            });
+        }
         change.apply_to(record);
         Ok(record.clone())
     }
@@ -247,6 +253,95 @@ impl RoutingStore for InMemoryRouting {
         Ok(by_start
             .into_iter()
             .map(|(start, counts)| crate::routing::Bucket { start, counts })
+            .collect())
+    }
+}
+
+/// The reference index and the unknown-notifications list in memory (the same contracts as the
+/// DynamoDB adapter: a key never moves to another order; entries keyed by first-received time
+/// and notification id). Can be told to fail, like a store that is down.
+#[derive(Default, Clone)]
+pub struct InMemoryReferences {
+    keys: Arc<Mutex<BTreeMap<String, OrderId>>>,
+    unknown: Arc<Mutex<BTreeMap<(Timestamp, String), UnknownNotification>>>,
+    failing: Arc<Mutex<bool>>,
+}
+
+impl InMemoryReferences {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every remembered value and its order.
+    pub fn entries(&self) -> BTreeMap<String, OrderId> {
+        self.keys.lock().unwrap().clone()
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        *self.failing.lock().unwrap() = failing;
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if *self.failing.lock().unwrap() {
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ReferenceIndex for InMemoryReferences {
+    async fn remember(&self, order: &OrderId, keys: &[CybsKey]) -> Result<(), StoreError> {
+        self.check()?;
+        let mut map = self.keys.lock().unwrap();
+        for key in keys {
+            match map.get(key.value()) {
+                Some(other) if other != order => {
+                    return Err(StoreError::ConditionFailed {
+                        id: key.value().to_string(),
+                        detail: format!("{key} already names order {other}"),
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    map.insert(key.value().to_string(), order.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn order_of(&self, value: &str) -> Result<Option<OrderId>, StoreError> {
+        self.check()?;
+        Ok(self.keys.lock().unwrap().get(value).cloned())
+    }
+}
+
+#[async_trait]
+impl UnknownNotifications for InMemoryReferences {
+    async fn record_unknown(&self, entry: &UnknownNotification) -> Result<(), StoreError> {
+        self.check()?;
+        self.unknown.lock().unwrap().insert(
+            (entry.received_at, entry.notification_id.clone()),
+            entry.clone(),
+        );
+        Ok(())
+    }
+
+    async fn unknown_since(
+        &self,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<UnknownNotification>, StoreError> {
+        self.check()?;
+        Ok(self
+            .unknown
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|e| e.received_at >= since)
+            .take(limit)
+            .cloned()
             .collect())
     }
 }

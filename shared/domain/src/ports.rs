@@ -41,8 +41,22 @@ pub struct EffectRecord {
     pub at: Timestamp,
 }
 
+/// A cancellation the merchant asked for (Clarity `order.cancelled`), recorded on the order in
+/// whatever state it meets it and never removed. Every payment step honours it: authorize and
+/// capture do not start once it is recorded, an authorization or capture that completes after
+/// it queues the reversal or the full refund, and the void/refund consumer converges the order
+/// to `Voided` or `Refunded`. Kept outside the order document, so a step that replaces the
+/// document cannot drop it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelIntent {
+    /// The Clarity event id of the cancellation.
+    pub event_id: String,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
 /// An order as stored: the document, its state, optimistic-lock version, claim, recorded
-/// effects and timeline.
+/// effects, timeline and the cancellation intent, if any.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRecord {
     pub order: Order,
@@ -54,6 +68,8 @@ pub struct OrderRecord {
     pub effects: BTreeMap<String, EffectRecord>,
     #[serde(default)]
     pub timeline: Vec<TimelineEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelIntent>,
 }
 
 impl OrderRecord {
@@ -66,6 +82,7 @@ impl OrderRecord {
             claim: None,
             effects: BTreeMap::new(),
             timeline: vec![entry],
+            cancel: None,
         }
     }
 }
@@ -86,6 +103,9 @@ pub enum Expect {
         reference: String,
         now: Timestamp,
     },
+    /// The order exists, in any state and version (a change that must land whatever a running
+    /// step is doing: recording a cancellation intent). Never with a transition.
+    Exists,
 }
 
 /// What to do with the claim in a conditional update.
@@ -107,15 +127,19 @@ pub struct Change {
     pub effect: Option<(String, EffectRecord)>,
     /// Replace the order document.
     pub order: Option<Order>,
+    /// Record the cancellation intent (refused if one is already recorded: the first wins).
+    pub cancel: Option<CancelIntent>,
     pub entry: TimelineEntry,
 }
 
 impl Expect {
-    pub fn state(&self) -> OrderState {
+    /// The state the condition requires (`None`: any state).
+    pub fn state(&self) -> Option<OrderState> {
         match self {
             Expect::StateVersion { state, .. }
             | Expect::Claimed { state, .. }
-            | Expect::LeaseExpired { state, .. } => *state,
+            | Expect::LeaseExpired { state, .. } => Some(*state),
+            Expect::Exists => None,
         }
     }
 
@@ -144,6 +168,7 @@ impl Expect {
                         .as_ref()
                         .is_some_and(|c| &c.reference == reference && c.lease_until <= *now)
             }
+            Expect::Exists => true,
         }
     }
 }
@@ -153,13 +178,22 @@ impl Change {
     /// writing.
     pub fn validate(&self, expect: &Expect) -> Result<(), StoreError> {
         if let Some(t) = &self.transition {
-            if t.from() != expect.state() {
-                return Err(StoreError::InvalidChange(format!(
-                    "transition {} -> {} but the condition expects {}",
-                    t.from(),
-                    t.to(),
-                    expect.state()
-                )));
+            match expect.state() {
+                Some(s) if s == t.from() => {}
+                Some(s) => {
+                    return Err(StoreError::InvalidChange(format!(
+                        "transition {} -> {} but the condition expects {s}",
+                        t.from(),
+                        t.to(),
+                    )))
+                }
+                None => {
+                    return Err(StoreError::InvalidChange(format!(
+                        "transition {} -> {} needs a condition on the state",
+                        t.from(),
+                        t.to(),
+                    )))
+                }
             }
         }
         Ok(())
@@ -181,6 +215,9 @@ impl Change {
         if let Some(o) = self.order {
             record.order = o;
         }
+        if let Some(c) = self.cancel {
+            record.cancel = Some(c);
+        }
         record.timeline.push(self.entry);
         record.version += 1;
     }
@@ -191,6 +228,7 @@ impl Change {
             claim: ClaimChange::Keep,
             effect: None,
             order: None,
+            cancel: None,
             entry,
         }
     }
@@ -279,6 +317,7 @@ pub trait OrderStore: Send + Sync {
             claim: ClaimChange::Keep,
             effect: None,
             order,
+            cancel: None,
             entry: entry.with_states(transition.from(), transition.to()),
         };
         self.update(id, expect, change).await
@@ -309,6 +348,7 @@ pub trait OrderStore: Send + Sync {
             claim: ClaimChange::Set(claim),
             effect: None,
             order: None,
+            cancel: None,
             entry: entry.with_states(transition.from(), transition.to()),
         };
         self.update(id, expect, change).await
@@ -491,4 +531,106 @@ impl Clock for SystemClock {
             .unwrap_or(0);
         Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cybersource identifiers: the reference index and unknown notifications
+// ---------------------------------------------------------------------------------------------
+
+/// An identifier we send to Cybersource or get back from it, which names one of our orders.
+///
+/// Every kind lives in one namespace (the value): our references and attempt ids always hold a
+/// `-` (`<order or its hash>-<suffix>[-<attempt>]`) and suffixes are never all digits, while
+/// Cybersource transaction ids are plain digits, so two kinds never share a value; a lookup by
+/// value therefore serves a caller that does not know which kind it holds (a notification's
+/// `id` / `transactionId`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum CybsKey {
+    /// `clientReferenceInformation.code`: a step's deterministic reference, hashed for order
+    /// ids over 45 characters.
+    Reference(String),
+    /// The order part of a hashed reference (`o2c<hash>` of `o2c<hash>-<suffix>`), shared by all
+    /// of the order's references: a follow-on request finds its order from it.
+    ReferenceStem(String),
+    /// `clientReferenceInformation.transactionId`: one attempt under a reference.
+    AttemptId(String),
+    /// A Cybersource transaction id (authorization, capture, refund, reversal, void).
+    Transaction(String),
+}
+
+impl CybsKey {
+    pub fn value(&self) -> &str {
+        match self {
+            CybsKey::Reference(v)
+            | CybsKey::ReferenceStem(v)
+            | CybsKey::AttemptId(v)
+            | CybsKey::Transaction(v) => v,
+        }
+    }
+
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            CybsKey::Reference(_) => "reference",
+            CybsKey::ReferenceStem(_) => "reference_stem",
+            CybsKey::AttemptId(_) => "attempt_id",
+            CybsKey::Transaction(_) => "transaction",
+        }
+    }
+}
+
+impl fmt::Display for CybsKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind(), self.value())
+    }
+}
+
+/// The lookup from every reference and transaction id we send to (or get from) Cybersource back
+/// to its order: references and attempt ids are remembered *before* the request goes out, the
+/// ids Cybersource returns right after. Entries are kept as long as the order (no TTL).
+#[async_trait]
+pub trait ReferenceIndex: Send + Sync {
+    /// Remember that each of `keys` names `order`. Idempotent. A key that already names
+    /// *another* order is refused with `ConditionFailed` (and nothing is overwritten).
+    async fn remember(&self, order: &OrderId, keys: &[CybsKey]) -> Result<(), StoreError>;
+
+    /// The order a value (of any [`CybsKey`] kind) names, if it was remembered.
+    async fn order_of(&self, value: &str) -> Result<Option<OrderId>, StoreError>;
+}
+
+/// An authentic Cybersource notification about something we do not know (no order for its
+/// reference or transaction): acknowledged, counted, and kept for the console and
+/// reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownNotification {
+    /// The notification's id (or the dedup key the receiver used for it).
+    pub notification_id: String,
+    pub event_type: String,
+    #[serde(default)]
+    pub transaction_id: Option<String>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub organization_id: Option<String>,
+    /// Why no order was found, in an operator's words.
+    pub reason: String,
+    /// When the notification was first received (redeliveries keep the first time, so one
+    /// notification is one entry).
+    pub received_at: Timestamp,
+    /// The store may forget the entry after this.
+    pub expires_at: Timestamp,
+}
+
+/// The list of unknown notifications, in time order.
+#[async_trait]
+pub trait UnknownNotifications: Send + Sync {
+    /// Add (or overwrite: same notification, same first-received time) one entry.
+    async fn record_unknown(&self, entry: &UnknownNotification) -> Result<(), StoreError>;
+
+    /// The entries received at or after `since`, oldest first, at most `limit`.
+    async fn unknown_since(
+        &self,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<UnknownNotification>, StoreError>;
 }

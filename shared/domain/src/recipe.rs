@@ -151,6 +151,19 @@ pub trait Step: Send + Sync {
         &[]
     }
 
+    /// Does a recorded cancellation intent stop this step from starting? (Authorize and
+    /// capture: once the merchant cancelled, no new hold and no charge is made; the message is
+    /// acknowledged as skipped and the void/refund consumer converges the order.)
+    fn honours_cancel(&self) -> bool {
+        false
+    }
+
+    /// May the step start on this order at all? `false` acknowledges the message as skipped
+    /// (an order recorded as not payable is never authorized, whoever replays its message).
+    fn may_start(&self, _record: &OrderRecord) -> bool {
+        true
+    }
+
     /// The in-progress state while the effect is under way.
     fn in_progress(&self) -> OrderState;
 
@@ -308,6 +321,11 @@ pub async fn run_step<S: Step>(
                 )));
             }
             _ => {
+                if (step.honours_cancel() && record.cancel.is_some()) || !step.may_start(&record) {
+                    return Ok(StepDone::Skipped {
+                        state: record.state,
+                    });
+                }
                 if step.skip_states().contains(&record.state) {
                     return Ok(StepDone::Skipped {
                         state: record.state,
@@ -366,6 +384,17 @@ pub async fn run_step<S: Step>(
         };
         deps.checkpoints
             .reached(step.name(), Checkpoint::AfterClaim)?;
+
+        // A cancellation recorded before this worker's claim or takeover (the record is the
+        // one the conditional write returned): no new effect. One recorded later is honoured by
+        // the step's downstream (the hold reversed, the capture refunded). An effect that
+        // reconcile found did happen is recorded as usual.
+        if reconciled.is_none() && step.honours_cancel() && record.cancel.is_some() {
+            release(step, deps, &record, &reference, "cancellation recorded").await;
+            return Ok(StepDone::Skipped {
+                state: record.state,
+            });
+        }
 
         // 4. Cause the effect (unless reconcile found it).
         let outcome = match reconciled {
@@ -443,6 +472,7 @@ async fn record_outcome<S: Step>(
         claim: ClaimChange::Clear,
         effect: Some((key.to_string(), effect)),
         order: Some(order),
+        cancel: None,
         entry,
     };
     let expect = Expect::Claimed {
@@ -484,30 +514,48 @@ async fn fail_effect<S: Step>(
         StepError::OutcomeUnknown { .. } => false,
     };
     if definitely_not_applied {
-        if let Some(claim) = &record.claim {
-            if let Ok(t) = Transition::release(step.in_progress(), claim.from) {
-                let entry = TimelineEntry::new(
-                    deps.clock.now(),
-                    format!("{}.released", step.name()),
-                    format!("effect not applied: {e}"),
-                )
-                .with_ref(reference.to_string())
-                .with_states(t.from(), t.to());
-                let change = Change {
-                    transition: Some(t),
-                    claim: ClaimChange::Clear,
-                    ..Change::note(entry)
-                };
-                let expect = Expect::Claimed {
-                    state: step.in_progress(),
-                    reference: reference.to_string(),
-                };
-                // If the release fails, the lease expires and reconcile handles it.
-                let _ = deps.store.update(&record.order.id, expect, change).await;
-            }
-        }
+        release(
+            step,
+            deps,
+            record,
+            reference,
+            &format!("effect not applied: {e}"),
+        )
+        .await;
     }
     classify(step, record, reference, e)
+}
+
+/// Undo this worker's claim (`in-progress → from`): the effect did not happen. If the release
+/// fails, the lease expires and the next worker reconciles.
+async fn release<S: Step>(
+    step: &S,
+    deps: &Deps<'_>,
+    record: &OrderRecord,
+    reference: &str,
+    why: &str,
+) {
+    let Some(claim) = &record.claim else { return };
+    let Ok(t) = Transition::release(step.in_progress(), claim.from) else {
+        return;
+    };
+    let entry = TimelineEntry::new(
+        deps.clock.now(),
+        format!("{}.released", step.name()),
+        why.to_string(),
+    )
+    .with_ref(reference.to_string())
+    .with_states(t.from(), t.to());
+    let change = Change {
+        transition: Some(t),
+        claim: ClaimChange::Clear,
+        ..Change::note(entry)
+    };
+    let expect = Expect::Claimed {
+        state: step.in_progress(),
+        reference: reference.to_string(),
+    };
+    let _ = deps.store.update(&record.order.id, expect, change).await;
 }
 
 /// A lease for a function with `timeout`: the claim must outlive any invocation that holds it.

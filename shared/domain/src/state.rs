@@ -1,10 +1,11 @@
-//! The order state machine (DESIGN §4) as one transition table.
+//! The order state machine (README "What happens to an order") as one transition table.
 //!
 //! Every state change in the system is a [`Transition`], and a `Transition` can only be built
 //! from a pair that is in [`TRANSITIONS`]. Stores write transitions conditionally (expected
 //! state + version), so an illegal or stale change is an error, never a silent overwrite.
 //!
-//! Beyond DESIGN §4 the table adds four edges, each needed by a documented flow:
+//! Beyond the core lifecycle (authorize → capture → refund, with review, reject, void and
+//! disputes) the table adds five edges, each needed by a documented flow:
 //! - `Rejected → Voiding`: Decision Manager can reject an authorization the issuer approved
 //!   (Cybersource `AUTHORIZED_RISK_DECLINED`); the held funds must then be reversed.
 //! - `PartiallyRefunded → Refunding`: a second partial refund.
@@ -12,6 +13,8 @@
 //! - `Authorizing → Received`: a soft decline (issuer or processor unavailable) on one payment
 //!   route with another route left; the order is ready for the next authorization attempt
 //!   (dynamic routing's cascade; no hold exists after a decline).
+//! - `Received → Voided`: a cancellation recorded before any authorization was made (or while
+//!   a cascade waits for its next attempt): nothing is held, so nothing is reversed.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -117,6 +120,7 @@ pub const TRANSITIONS: &[(OrderState, OrderState)] = &[
     (PendingReview, Voiding),
     (Rejected, Voiding),
     (Voiding, Voided),
+    (Received, Voided),
     (Captured, Refunding),
     (PartiallyRefunded, Refunding),
     (Refunding, PartiallyRefunded),
@@ -255,6 +259,7 @@ mod tests {
             vec![
                 &(Authorizing, Received),
                 &(Rejected, Voiding),
+                &(Received, Voided),
                 &(PartiallyRefunded, Refunding),
                 &(PartiallyRefunded, Disputed)
             ]

@@ -1,9 +1,11 @@
 //! Wiring for the Lambda binaries: build each function's handler from its configuration and
 //! the AWS adapters, reading credentials from Secrets Manager at cold start.
 
+use crate::bounded::Bounded;
 use crate::handler::{Accepts, PaymentHandler, Ports};
 use crate::notification::CybersourceNotification;
 use crate::payment::{PaymentContext, Route, Router, SingleRoute};
+use crate::references::IndexedRouter;
 use crate::routing::DynamicRouter;
 use crate::sync::{ClaritySync, ErpSync};
 use crate::webhook::ClarityWebhook;
@@ -86,10 +88,14 @@ pub async fn payment_context(
         None => Arc::new(SingleRoute(primary)),
         Some(text) => Arc::new(dynamic_router(config, adapters, &text).await?),
     };
+    // Every reference and transaction id sent to Cybersource is remembered with its order.
+    let router: Arc<dyn Router> = Arc::new(IndexedRouter::new(router, adapters.store.clone()));
     let ctx = PaymentContext {
         router,
         // Leave a quarter of the function's time for recording and sending.
         call_budget: config.timeout * 3 / 4,
+        // Set per message from the Lambda context (see `PaymentHandler`).
+        invocation_deadline: None,
     };
     Ok((ctx, credentials))
 }
@@ -166,7 +172,10 @@ pub async fn cybersource_notification(
         publisher: adapters.publisher.clone(),
         clock: Arc::new(SystemClock),
         payments,
+        references: adapters.store.clone(),
+        unknown: adapters.store.clone(),
         remember: std::time::Duration::from_secs(7 * 24 * 3600),
+        keep_unknown: std::time::Duration::from_secs(90 * 24 * 3600),
         function: "cybersource-notification",
     }))
 }
@@ -180,7 +189,8 @@ pub async fn clarity_sync(
     let credentials = ClarityCredentials::from_json(secret.expose_secret())?;
     Ok(Arc::new(ClaritySync {
         store: adapters.store.clone(),
-        clarity: Arc::new(ClarityClient::from_credentials(&credentials)),
+        // Every call bounded by the invocation's deadline.
+        clarity: Arc::new(Bounded(ClarityClient::from_credentials(&credentials))),
     }))
 }
 
@@ -198,8 +208,9 @@ pub async fn erp_sync(
     Ok(Arc::new(ErpSync {
         store: adapters.store.clone(),
         clock: Arc::new(SystemClock),
-        erp: Arc::new(NetSuiteClient::from_credentials(&erp)?),
-        crm: Arc::new(SalesforceClient::from_credentials(&crm)),
+        // Every call bounded by the invocation's deadline.
+        erp: Arc::new(Bounded(NetSuiteClient::from_credentials(&erp)?)),
+        crm: Arc::new(Bounded(SalesforceClient::from_credentials(&crm))),
         erp_mapping: ErpMapping {
             mask,
             ..ErpMapping::default()

@@ -1,7 +1,7 @@
 //! Queue message bodies. Every message names its order (the FIFO group) and is sent with a
 //! deterministic deduplication id, so a re-send after a crash is the same message.
 
-use o2c_domain::ports::{OutboundMessage, QueueName};
+use o2c_domain::ports::{CancelIntent, OutboundMessage, QueueName};
 use o2c_domain::{Money, OrderId, RefundId};
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +59,25 @@ impl PaymentCommand {
             body: serde_json::to_string(self).expect("a command serialises"),
         }
     }
+}
+
+/// The command that carries out a recorded cancellation: a void (reversal) that the refunds
+/// consumer turns into a full refund when the order was captured, or into `Received → Voided`
+/// when nothing was authorized. Everyone who meets the intent sends the same message (same
+/// effect key), so sending it again is harmless. `cause` (who sends it) is part of the dedup
+/// id: a copy sent by a step must not be dropped by SQS deduplication because the webhook's
+/// copy, sent minutes earlier, was dead-lettered meanwhile.
+pub fn cancel_command(order_id: &OrderId, intent: &CancelIntent, cause: &str) -> OutboundMessage {
+    PaymentCommand::Void {
+        order_id: order_id.clone(),
+        reason: intent.reason.clone(),
+    }
+    .message(&format!(
+        "{cause}-cancel-{}",
+        // 24 hex digits: the card-data rule reads a hex run that long as an identifier (a
+        // 16-hex hash can start with a 13+ digit Luhn-valid run).
+        short_hash(&intent.event_id, 24)
+    ))
 }
 
 /// A nudge for a sync consumer (clarity-sync, erp-sync): "order X changed because of Y". The

@@ -11,30 +11,43 @@
 //! - Payment / refund / void status events: a timeline entry on the order.
 //! - TMS network-token events and anything unknown: acknowledged and logged, never an error loop.
 //!
-//! The order is found from the transaction's `clientReferenceInformation.code` (our deterministic
-//! reference `<order>-auth`), read from the payload or, when absent, from Cybersource's
-//! transaction details. Transitions are conditional writes; a redelivery after a crash between
-//! the transition and the enqueue finds the new state and sends the (same, deduplicated) command
-//! again.
+//! The order is found through the reference index ([`crate::references`]): the payload's
+//! `clientReferenceInformation.code`, then its transaction id, then — neither in the payload nor
+//! in the index — the reference Cybersource's transaction details (TSS) give for the transaction.
+//! Parsing `<order>-<suffix>` is kept only as the fallback for orders from before the index
+//! (a long order id's reference is a hash and cannot be parsed). Transitions are conditional
+//! writes; a redelivery after a crash between the transition and the enqueue finds the new state
+//! and sends the (same, deduplicated) command again.
+//!
+//! An authentic notification about something we do not know — no reference and no transaction
+//! id, a transaction Cybersource's details do not know (404), a reference that names no order,
+//! an order that is not in the table — is acknowledged with 200 `unknown_transaction`, counted
+//! (`NotificationUnknownTransaction`) and recorded in the unknown-notifications list (one entry
+//! per notification, kept 90 days) for the console and reconciliation: answering 5xx would make
+//! Cybersource retry until it disables the subscription. 5xx is only for our own outages (the
+//! table, or Cybersource's transaction details, unavailable).
 
 #![allow(clippy::result_large_err)]
 
 use crate::messages::{PaymentCommand, SyncNudge};
 use crate::payment::PaymentContext;
+use crate::references::order_of_reference_stem;
 use crate::webhook::{payload_hash, raw_body};
 use async_trait::async_trait;
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use o2c_connectors::cybersource::{EventKind, Notification, WebhookVerifier, SIGNATURE_HEADER};
+use o2c_connectors::cybersource::{
+    CybersourceError, EventKind, Notification, TerminalError, WebhookVerifier, SIGNATURE_HEADER,
+};
 use o2c_domain::card::contains_card_number;
 use o2c_domain::ports::{
     Clock, IdempotencyRecord, OrderRecord, OrderStore, OutboundMessage, Publisher, PutOutcome,
-    StoreError,
+    ReferenceIndex, StoreError, UnknownNotification, UnknownNotifications,
 };
-use o2c_domain::{OrderId, OrderState, TimelineEntry, Transition};
+use o2c_domain::{OrderId, OrderState, TimelineEntry, Timestamp, Transition};
 use o2c_runtime::lambda::{json_response, problem, HttpHandler};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Idempotency scope of Cybersource notifications.
 pub const SCOPE: &str = "cybs-notification";
@@ -46,8 +59,33 @@ pub struct CybersourceNotification {
     pub clock: Arc<dyn Clock>,
     /// For looking up a transaction's reference when the payload lacks it.
     pub payments: PaymentContext,
+    /// Reference / transaction id → order.
+    pub references: Arc<dyn ReferenceIndex>,
+    /// Where authentic notifications about unknown transactions are listed.
+    pub unknown: Arc<dyn UnknownNotifications>,
     pub remember: Duration,
+    /// How long an unknown notification stays listed.
+    pub keep_unknown: Duration,
     pub function: &'static str,
+}
+
+/// Which order a notification is about.
+enum Lookup {
+    Order(OrderId),
+    /// None of ours: why.
+    Unknown(String),
+}
+
+/// Does a transaction-details error say Cybersource does not know the id (as opposed to an
+/// outage of either side)?
+fn not_known(e: &CybersourceError) -> bool {
+    matches!(
+        e,
+        CybersourceError::Terminal {
+            error: TerminalError::NotFound { .. } | TerminalError::InvalidRequest { .. },
+            ..
+        }
+    )
 }
 
 fn unavailable(e: impl std::fmt::Display) -> ApiGatewayV2httpResponse {
@@ -55,16 +93,12 @@ fn unavailable(e: impl std::fmt::Display) -> ApiGatewayV2httpResponse {
     problem(503, "unavailable", "temporarily unavailable; retry later")
 }
 
-/// `<order>-auth` → `<order>`.
-fn order_of_reference(code: &str) -> Option<OrderId> {
-    let (order, _) = code.rsplit_once('-')?;
-    OrderId::new(order).ok()
-}
-
 impl CybersourceNotification {
+    /// One notification; `deadline` is the invocation's (bounds the Cybersource look-up).
     async fn receive(
         &self,
         req: &ApiGatewayV2httpRequest,
+        deadline: Option<Instant>,
     ) -> Result<ApiGatewayV2httpResponse, ApiGatewayV2httpResponse> {
         let body = raw_body(req)?;
         let header = req
@@ -118,14 +152,16 @@ impl CybersourceNotification {
             return Ok(json_response(200, &json!({"status": "acknowledged"})));
         }
         // Only events we act on are remembered: an unknown type changes nothing.
-        let duplicate = self.remember(&key, &payload_hash(&body)).await?;
-        let Some(id) = self.order_for(&n).await? else {
-            tracing::warn!("notification for a transaction of no known order; acknowledged");
-            return Ok(json_response(200, &json!({"status": "no_order"})));
+        let (duplicate, first_seen) = self.remember(&key, &payload_hash(&body)).await?;
+        let id = match self.order_for(&n, deadline).await? {
+            Lookup::Order(id) => id,
+            Lookup::Unknown(why) => {
+                return self.unknown_transaction(&n, &key, first_seen, why).await
+            }
         };
         let Some(record) = self.store.get(&id).await.map_err(unavailable)? else {
-            tracing::warn!(order_id = %id, "notification for an unknown order; acknowledged");
-            return Ok(json_response(200, &json!({"status": "no_order"})));
+            let why = format!("order {id} is not in the table");
+            return self.unknown_transaction(&n, &key, first_seen, why).await;
         };
         let outcome = match decision {
             Some(accept) => self.review_decided(record, accept, &key).await?,
@@ -138,7 +174,12 @@ impl CybersourceNotification {
         ))
     }
 
-    async fn remember(&self, key: &str, hash: &str) -> Result<bool, ApiGatewayV2httpResponse> {
+    /// Remember the notification; answers whether it was seen before, and when it was first.
+    async fn remember(
+        &self,
+        key: &str,
+        hash: &str,
+    ) -> Result<(bool, Timestamp), ApiGatewayV2httpResponse> {
         let now = self.clock.now();
         let record = IdempotencyRecord {
             scope: SCOPE.into(),
@@ -154,21 +195,84 @@ impl CybersourceNotification {
             .await
             .map_err(unavailable)?
         {
-            PutOutcome::Created => Ok(false),
+            PutOutcome::Created => Ok((false, now)),
             // A redelivered notification may differ in `retryNumber`: same id, same event.
-            PutOutcome::Exists(_) => Ok(true),
+            PutOutcome::Exists(r) => Ok((true, r.created_at)),
         }
     }
 
+    /// Acknowledge an authentic notification about something we do not know: count it, list it
+    /// (one entry per notification: the key starts with its first-received time), answer 200.
+    async fn unknown_transaction(
+        &self,
+        n: &Notification,
+        key: &str,
+        first_seen: Timestamp,
+        why: String,
+    ) -> Result<ApiGatewayV2httpResponse, ApiGatewayV2httpResponse> {
+        let entry = UnknownNotification {
+            notification_id: key.to_string(),
+            event_type: n.event_type.as_str().to_string(),
+            transaction_id: n.transaction_id(),
+            reference: n
+                .payload_str(&["clientReferenceInformation", "code"])
+                .map(str::to_string),
+            organization_id: n.organization_id.clone(),
+            reason: why,
+            received_at: first_seen,
+            expires_at: first_seen.plus(self.keep_unknown),
+        };
+        self.unknown
+            .record_unknown(&entry)
+            .await
+            .map_err(unavailable)?;
+        o2c_runtime::metrics::count(self.function, "NotificationUnknownTransaction");
+        tracing::warn!(
+            transaction_id = entry.transaction_id.as_deref().unwrap_or_default(),
+            reference = entry.reference.as_deref().unwrap_or_default(),
+            reason = %entry.reason,
+            "notification about a transaction of no known order; acknowledged and listed"
+        );
+        Ok(json_response(
+            200,
+            &json!({"status": "unknown_transaction", "reason": entry.reason}),
+        ))
+    }
+
+    /// The order a notification is about: its reference in the index, its transaction id in the
+    /// index, then (no reference in the payload) the reference of the transaction's details;
+    /// an unhashed `<order>-<suffix>` of an order from before the index as the last resort.
+    /// `Err` is our outage (503, Cybersource retries).
     async fn order_for(
         &self,
         n: &Notification,
-    ) -> Result<Option<OrderId>, ApiGatewayV2httpResponse> {
-        if let Some(code) = n.payload_str(&["clientReferenceInformation", "code"]) {
-            return Ok(order_of_reference(code));
+        deadline: Option<Instant>,
+    ) -> Result<Lookup, ApiGatewayV2httpResponse> {
+        let index = self.references.as_ref();
+        let code = n
+            .payload_str(&["clientReferenceInformation", "code"])
+            .filter(|c| !c.is_empty());
+        let txn = n.transaction_id().filter(|t| !t.is_empty());
+        for value in code.into_iter().chain(txn.as_deref()) {
+            if let Some(id) = index.order_of(value).await.map_err(unavailable)? {
+                return Ok(Lookup::Order(id));
+            }
         }
-        let Some(txn) = n.transaction_id() else {
-            return Ok(None);
+        if let Some(code) = code {
+            return Ok(
+                match order_of_reference_stem(index, code)
+                    .await
+                    .map_err(unavailable)?
+                {
+                    Some(id) => Lookup::Order(id),
+                    None => Lookup::Unknown(format!("reference {code} names no order")),
+                },
+            );
+        }
+        let Some(txn) = txn else {
+            return Ok(Lookup::Unknown(
+                "no reference code and no transaction id".into(),
+            ));
         };
         // The notification names the merchant id as organizationId; find that route.
         let Some(route) = n
@@ -177,14 +281,38 @@ impl CybersourceNotification {
             .and_then(|org| self.payments.router.by_merchant(org))
             .or_else(|| self.payments.router.all().into_iter().next())
         else {
-            return Ok(None);
+            return Err(unavailable("no Cybersource route is configured"));
         };
-        let details = route
+        let details = match route
             .gateway
-            .transaction_details(&txn, self.payments.deadline())
+            .transaction_details(&txn, self.payments.for_invocation(deadline).deadline())
             .await
-            .map_err(unavailable)?;
-        Ok(details.reference().and_then(order_of_reference))
+        {
+            Ok(d) => d,
+            Err(e) if not_known(&e) => {
+                return Ok(Lookup::Unknown(format!(
+                    "Cybersource does not know transaction {txn}: {e}"
+                )))
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        let Some(reference) = details.reference() else {
+            return Ok(Lookup::Unknown(format!(
+                "transaction {txn} carries no reference"
+            )));
+        };
+        let found = match index.order_of(reference).await.map_err(unavailable)? {
+            Some(id) => Some(id),
+            None => order_of_reference_stem(index, reference)
+                .await
+                .map_err(unavailable)?,
+        };
+        Ok(match found {
+            Some(id) => Lookup::Order(id),
+            None => Lookup::Unknown(format!(
+                "transaction {txn} has reference {reference}, which names no order"
+            )),
+        })
     }
 
     /// A Decision Manager case was decided.
@@ -314,7 +442,15 @@ impl CybersourceNotification {
 #[async_trait]
 impl HttpHandler for CybersourceNotification {
     async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-        match self.receive(&request).await {
+        self.handle_until(request, None).await
+    }
+
+    async fn handle_until(
+        &self,
+        request: ApiGatewayV2httpRequest,
+        deadline: Option<Instant>,
+    ) -> ApiGatewayV2httpResponse {
+        match self.receive(&request, deadline).await {
             Ok(r) | Err(r) => r,
         }
     }

@@ -16,9 +16,15 @@ pub const AUTHORIZE: FunctionSpec = FunctionSpec {
     secrets: &["CYBERSOURCE_SECRET_ID", "CYBERSOURCE_ROUTE_B_SECRET_ID"],
 };
 
+/// Sends to refunds: a capture that completed after a cancellation was recorded queues the
+/// full refund (see `cancel`).
 pub const CAPTURE: FunctionSpec = FunctionSpec {
     name: "capture",
-    sends_to: &[QueueName::ClaritySync, QueueName::ErpSync],
+    sends_to: &[
+        QueueName::Refunds,
+        QueueName::ClaritySync,
+        QueueName::ErpSync,
+    ],
     consumes: Some(QueueName::Captures),
     secrets: &["CYBERSOURCE_SECRET_ID", "CYBERSOURCE_ROUTE_B_SECRET_ID"],
 };
@@ -35,6 +41,15 @@ pub const CHARGEBACK_POLLER: FunctionSpec = FunctionSpec {
         "ERP_SECRET_ID",
         "CRM_SECRET_ID",
     ],
+};
+
+/// Scheduled: lists Clarity's recently updated orders and takes in every payable one whose
+/// webhook never arrived, through the webhook's intake: sends to orders (authorize).
+pub const CLARITY_CATCHUP: FunctionSpec = FunctionSpec {
+    name: "clarity-catchup",
+    sends_to: &[QueueName::Orders],
+    consumes: None,
+    secrets: &["CLARITY_SECRET_ID"],
 };
 
 /// Sends to orders (new orders to authorize) and refunds (cancellations → void, returns →
@@ -92,9 +107,15 @@ pub const ERP_SYNC: FunctionSpec = FunctionSpec {
     secrets: &["ERP_SECRET_ID", "CRM_SECRET_ID"],
 };
 
+/// Sends to its own queue: a return refunded while a cancellation was recorded queues the
+/// refund of the rest (see `cancel`).
 pub const REFUND: FunctionSpec = FunctionSpec {
     name: "refund",
-    sends_to: &[QueueName::ClaritySync, QueueName::ErpSync],
+    sends_to: &[
+        QueueName::Refunds,
+        QueueName::ClaritySync,
+        QueueName::ErpSync,
+    ],
     consumes: Some(QueueName::Refunds),
     secrets: &["CYBERSOURCE_SECRET_ID", "CYBERSOURCE_ROUTE_B_SECRET_ID"],
 };
@@ -104,6 +125,7 @@ pub const ALL: &[&FunctionSpec] = &[
     &AUTHORIZE,
     &CAPTURE,
     &CHARGEBACK_POLLER,
+    &CLARITY_CATCHUP,
     &CLARITY_ORDER_WEBHOOK,
     &CLARITY_SYNC,
     &CYBERSOURCE_NOTIFICATION,

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use o2c_connectors::clarity::ClarityApi;
 use o2c_connectors::cybersource::PaymentOutcome;
 use o2c_connectors::mapping::clarity::{
-    clarity_status_for, clarity_transition_allowed, customer_to_clarity, payment_info,
-    status_to_push,
+    clarity_status_for, clarity_transition_allowed, customer_status_reason, customer_to_clarity,
+    payment_info, status_to_push,
 };
 use o2c_connectors::mapping::netsuite::{
     customer_deposit_record, customer_record, customer_refund_record, sales_order_record,
@@ -45,16 +45,6 @@ async fn read(store: &dyn OrderStore, nudge: &SyncNudge) -> Result<OrderRecord, 
             class: FailureClass::NotFound,
             reason: format!("order {} not found", nudge.order_id),
         })
-}
-
-/// The reason of the transition into the current state (what Clarity shows with a failure).
-fn reason_for(record: &OrderRecord) -> Option<String> {
-    record
-        .timeline
-        .iter()
-        .rev()
-        .find(|e| e.to == Some(record.state))
-        .map(|e| e.why.clone())
 }
 
 /// The recorded authorization (the last attempt, when routing cascaded), if any.
@@ -105,14 +95,10 @@ impl MessageHandler for ClaritySync {
                 "Clarity does not allow this status change; left as is");
             return Ok(());
         }
-        let reason = match record.state {
-            OrderState::Declined
-            | OrderState::Rejected
-            | OrderState::PendingReview
-            | OrderState::Disputed
-            | OrderState::DisputeLost => reason_for(&record),
-            _ => None,
-        };
+        // What Clarity (and so the shopper) may read: a code and a neutral message from the
+        // one table. The detail (route, reason codes, Decision Manager) stays on our timeline.
+        let auth = authorization(&record);
+        let reason = customer_status_reason(record.state, auth.as_ref().map(|a| &a.result.outcome));
         let payment = payment_info(order, record.state);
         let update = self
             .clarity

@@ -5,34 +5,37 @@
 //! value (422 + `CardDataRefused` metric, nothing stored) → parse and map (a mapping error names
 //! the field; 422, nothing stored) → record the event id (conditional put) → act → answer fast.
 //!
-//! Acting is idempotent and healing: `order.created` creates the order in `Received` (conditional
-//! put) and queues its authorization with a deterministic dedup id. A duplicate delivery answers
-//! 200 and does nothing — unless an earlier delivery died between recording and queueing, in
-//! which case the order is still `Received` and the (same) authorization message is sent again.
+//! Acting is idempotent and healing: `order.created` goes through the one intake
+//! ([`crate::intake`], shared with the catch-up poller): the order is created in `Received`
+//! (conditional put) and, when its Clarity status is payable, its authorization is queued with a
+//! deterministic dedup id (202 `accepted`). A status that is not payable is recorded and answered
+//! 200 `not_payable`; nothing is queued. A duplicate delivery answers 200 and does nothing —
+//! unless an earlier delivery of a payable order died between recording and queueing, in which
+//! case the order is still `Received` and the (same) authorization message is sent again.
 
 // Errors here are complete HTTP responses, built once per request on the way out; boxing them
 // would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+use crate::cancel::record_cancellation;
+use crate::intake::{Intake, IntakeError, Source};
 use crate::messages::PaymentCommand;
 use async_trait::async_trait;
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use base64::Engine;
 use o2c_connectors::clarity::events::ClarityEvent;
 use o2c_connectors::clarity::webhook::{WebhookHeaders, WebhookVerifier};
-use o2c_connectors::mapping::clarity::{order_to_canonical, refund_from_return};
+use o2c_connectors::mapping::clarity::refund_from_return;
 use o2c_domain::card::contains_card_number;
-use o2c_domain::ports::{
-    Clock, IdempotencyRecord, OrderRecord, OrderStore, Publisher, PutOutcome, StoreError,
-};
-use o2c_domain::{OrderId, OrderState, TimelineEntry};
+use o2c_domain::ports::{CancelIntent, Clock, OrderStore, Publisher};
+use o2c_domain::OrderId;
 use o2c_runtime::lambda::{json_response, problem, HttpHandler};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Idempotency scope of Clarity events.
-pub const SCOPE: &str = "clarity-webhook";
+pub use crate::intake::SCOPE;
 
 pub struct ClarityWebhook {
     pub verifier: WebhookVerifier,
@@ -107,33 +110,28 @@ impl ClarityWebhook {
         let hash = payload_hash(&body);
         match event {
             ClarityEvent::OrderCreated { order } => {
-                let order = order_to_canonical(&order)
-                    .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
-                let duplicate = self.remember_event(&event_id, &hash).await?;
-                let entry =
-                    TimelineEntry::new(now, "order.received", "Clarity order.created webhook")
-                        .with_ref(event_id.clone());
-                let id = order.id.clone();
-                let record = OrderRecord::received(order, entry);
-                let created = match self.store.create(&record).await {
-                    Ok(()) => true,
-                    Err(StoreError::AlreadyExists(_)) => false,
-                    Err(e) => return Err(unavailable(e)),
+                // The one intake (`crate::intake`), shared with the catch-up poller.
+                let source = Source::Webhook {
+                    event_id: &event_id,
+                    payload_hash: &hash,
                 };
-                let current = if created {
-                    OrderState::Received
-                } else {
-                    self.state_of(&id).await?
-                };
-                if current == OrderState::Received {
-                    let m = PaymentCommand::Authorize {
-                        order_id: id.clone(),
-                    }
-                    .message("webhook");
-                    self.publisher.publish(&m).await.map_err(unavailable)?;
-                }
-                tracing::info!(order_id = %id, created, duplicate, "order.created handled");
-                Ok(if created {
+                let done = self
+                    .intake()
+                    .order_created(&order, source)
+                    .await
+                    .map_err(intake_problem)?;
+                let id = &done.order_id;
+                tracing::info!(
+                    order_id = %id, created = done.created, duplicate = done.duplicate_event,
+                    clarity_status = %done.clarity_status, payable = done.payable,
+                    authorize_queued = done.authorize_queued, "order.created handled"
+                );
+                Ok(if !done.payable {
+                    json_response(
+                        200,
+                        &json!({"status": "not_payable", "order_id": id, "clarity_status": done.clarity_status}),
+                    )
+                } else if done.created {
                     json_response(202, &json!({"status": "accepted", "order_id": id}))
                 } else {
                     json_response(200, &json!({"status": "duplicate", "order_id": id}))
@@ -143,31 +141,22 @@ impl ClarityWebhook {
                 let id = OrderId::new(order.id.clone())
                     .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
                 let duplicate = self.remember_event(&event_id, &hash).await?;
-                let state = self.state_of(&id).await?;
-                let reason = reason.unwrap_or_else(|| "cancelled in Clarity".into());
-                let command = match state {
-                    OrderState::Received
-                    | OrderState::Authorizing
-                    | OrderState::Authorized
-                    | OrderState::PendingReview
-                    // After capture the refund function turns the cancellation into a refund.
-                    | OrderState::Captured
-                    | OrderState::PartiallyRefunded => Some(PaymentCommand::Void {
-                        order_id: id.clone(),
-                        reason: reason.clone(),
-                    }),
-                    _ => None,
+                let intent = CancelIntent {
+                    event_id: event_id.clone(),
+                    reason: reason.unwrap_or_else(|| "cancelled in Clarity".into()),
+                    at: now,
                 };
-                if let Some(c) = &command {
-                    self.publisher
-                        .publish(&c.message(&format!("cancel-{}", short(&event_id))))
+                let done =
+                    record_cancellation(&*self.store, &*self.publisher, &*self.clock, &id, intent)
                         .await
-                        .map_err(unavailable)?;
-                }
-                tracing::info!(order_id = %id, %state, duplicate, queued = command.is_some(), "order.cancelled handled");
+                        .map_err(unavailable)?
+                        .ok_or_else(|| {
+                            problem(404, "order_not_found", &format!("order {id} is unknown"))
+                        })?;
+                tracing::info!(order_id = %id, state = %done.state, duplicate, recorded = done.newly_recorded, queued = done.queued, "order.cancelled handled");
                 Ok(json_response(
                     if duplicate { 200 } else { 202 },
-                    &json!({"status": if command.is_some() { "cancelling" } else { "nothing_to_cancel" }, "order_id": id, "state": state}),
+                    &json!({"status": if done.queued { "cancelling" } else { "nothing_to_cancel" }, "order_id": id, "state": done.state}),
                 ))
             }
             ClarityEvent::ReturnRequested { request, .. } => {
@@ -226,43 +215,35 @@ impl ClarityWebhook {
         event_id: &str,
         hash: &str,
     ) -> Result<bool, ApiGatewayV2httpResponse> {
-        let now = self.clock.now();
-        let record = IdempotencyRecord {
-            scope: SCOPE.into(),
-            key: event_id.to_string(),
-            payload_hash: hash.to_string(),
-            created_at: now,
-            expires_at: now.plus(self.remember),
-            result: None,
-        };
-        match self
-            .store
-            .put_idempotency(&record)
+        self.intake()
+            .remember_event(event_id, hash)
             .await
-            .map_err(unavailable)?
-        {
-            PutOutcome::Created => Ok(false),
-            PutOutcome::Exists(prev) if prev.payload_hash == hash => Ok(true),
-            PutOutcome::Exists(_) => Err(problem(
-                409,
-                "event_id_reused",
-                "this event id was delivered before with a different payload",
-            )),
-        }
+            .map_err(intake_problem)
     }
 
-    async fn state_of(&self, id: &OrderId) -> Result<OrderState, ApiGatewayV2httpResponse> {
-        self.store
-            .get(id)
-            .await
-            .map_err(unavailable)?
-            .map(|r| r.state)
-            .ok_or_else(|| problem(404, "order_not_found", &format!("order {id} is unknown")))
+    /// The shared `order.created` intake over this receiver's ports.
+    fn intake(&self) -> Intake {
+        Intake {
+            store: self.store.clone(),
+            publisher: self.publisher.clone(),
+            clock: self.clock.clone(),
+            remember: self.remember,
+        }
     }
 }
 
-fn short(event_id: &str) -> String {
-    crate::messages::short_hash(event_id, 16)
+/// An intake failure as the HTTP answer: 422 (mapping, nothing stored), 409 (event id reused),
+/// 503 (the sender retries).
+fn intake_problem(e: IntakeError) -> ApiGatewayV2httpResponse {
+    match e {
+        IntakeError::Mapping(e) => problem(422, "mapping_failed", &e.to_string()),
+        IntakeError::EventIdReused => problem(
+            409,
+            "event_id_reused",
+            "this event id was delivered before with a different payload",
+        ),
+        IntakeError::Unavailable(e) => unavailable(e),
+    }
 }
 
 #[async_trait]

@@ -75,6 +75,7 @@ impl World {
                     gateway: self.gateway.clone(),
                 })),
                 call_budget: Duration::from_secs(10),
+                invocation_deadline: None,
             },
             accepts,
         }
@@ -89,6 +90,7 @@ impl World {
             dedup_id: Some(m.dedup_id),
             receive_count: 1,
             source_arn: None,
+            deadline: None,
         };
         self.handler(accepts).handle(&msg).await
     }
@@ -295,6 +297,7 @@ async fn wrong_queue_and_malformed_bodies_are_classified() {
         dedup_id: None,
         receive_count: 1,
         source_arn: None,
+        deadline: None,
     };
     let r = w.handler(Accepts::Authorize).handle(&bad).await;
     match r {

@@ -8,6 +8,12 @@
 //!   the message is acknowledged; if dead-lettering fails, the message is reported failed (SQS
 //!   redelivers it, and its own redrive policy moves it to the DLQ after maxReceiveCount).
 //! - A panic in one message fails that message only.
+//! - The invocation's deadline (from the Lambda context, see [`crate::lambda`]) travels with
+//!   every message ([`QueueMessage::deadline`]) so each handler bounds its external calls by it.
+//!   A message is not started when less than [`ANSWER_MARGIN`] is left, and a handler still
+//!   running [`ANSWER_MARGIN`] before the deadline is stopped: either way the message is reported
+//!   failed (retried later; the step recipe's claim and lease make a stopped step safe to run
+//!   again), and the batch answers in time instead of timing out as a whole.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -15,7 +21,23 @@ use futures::FutureExt;
 use o2c_domain::recipe::{FailureClass, StepFailure};
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
+
+tokio::task_local! {
+    static INVOCATION_DEADLINE: Option<Instant>;
+}
+
+/// The deadline of the message being handled (its invocation's), for code behind a port that
+/// does not see the message (e.g. an API client adapter). `None` outside a handler, or when the
+/// invocation has no known deadline.
+pub fn current_deadline() -> Option<Instant> {
+    INVOCATION_DEADLINE.try_with(|d| *d).ok().flatten()
+}
+
+/// Time kept at the end of an invocation to answer the batch: handlers are stopped, and no
+/// message is started, this close to the deadline.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(300);
 
 /// The parts of an SQS message a handler needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +52,10 @@ pub struct QueueMessage {
     pub receive_count: u32,
     /// The queue's ARN.
     pub source_arn: Option<String>,
+    /// When the invocation must be finished (the Lambda context's deadline). `None` when the
+    /// caller has no Lambda context (the local bridge, tests): handlers then bound their calls
+    /// by their own budgets, derived from `FUNCTION_TIMEOUT_SECS`.
+    pub deadline: Option<Instant>,
 }
 
 impl QueueMessage {
@@ -45,6 +71,7 @@ impl QueueMessage {
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1),
             source_arn: m.event_source_arn.clone(),
+            deadline: None,
         }
     }
 }
@@ -69,13 +96,32 @@ pub trait DeadLetterSink: Send + Sync {
     async fn dead_letter(&self, letter: &DeadLetter) -> Result<(), String>;
 }
 
-/// Run a batch: the response lists every message that must be redelivered.
+/// Run a batch without a known invocation deadline (the local bridge, tests): the response
+/// lists every message that must be redelivered.
 pub async fn run_batch(
     handler: &dyn MessageHandler,
     sink: &dyn DeadLetterSink,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    let messages: Vec<QueueMessage> = event.records.iter().map(QueueMessage::from_sqs).collect();
+    run_batch_until(handler, sink, event, None).await
+}
+
+/// Run a batch that must be answered before `deadline` (the invocation's): every message
+/// carries it to its handler. The response lists every message that must be redelivered.
+pub async fn run_batch_until(
+    handler: &dyn MessageHandler,
+    sink: &dyn DeadLetterSink,
+    event: SqsEvent,
+    deadline: Option<Instant>,
+) -> SqsBatchResponse {
+    let messages: Vec<QueueMessage> = event
+        .records
+        .iter()
+        .map(|r| QueueMessage {
+            deadline,
+            ..QueueMessage::from_sqs(r)
+        })
+        .collect();
     // Group in arrival order; a message without a group is its own group.
     let mut groups: BTreeMap<String, Vec<QueueMessage>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -141,7 +187,28 @@ async fn handle_one(
     sink: &dyn DeadLetterSink,
     m: &QueueMessage,
 ) -> bool {
-    let outcome = AssertUnwindSafe(handler.handle(m)).catch_unwind().await;
+    let run =
+        AssertUnwindSafe(INVOCATION_DEADLINE.scope(m.deadline, handler.handle(m))).catch_unwind();
+    let outcome = match m.deadline {
+        None => run.await,
+        Some(deadline) => {
+            let stop = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+            if Instant::now() >= stop {
+                tracing::warn!("not started: no time left in this invocation; retry later");
+                return false;
+            }
+            match tokio::time::timeout_at(stop.into(), run).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    tracing::warn!(
+                        "stopped: the invocation's deadline is near; retry later (the step's \
+                         claim makes it safe to run again)"
+                    );
+                    return false;
+                }
+            }
+        }
+    };
     match outcome {
         Ok(Ok(())) => {
             tracing::info!("processed");
@@ -324,6 +391,100 @@ mod tests {
             vec![msg("1", Some("a"), "dead"), msg("2", Some("a"), "ok")],
         );
         assert_eq!(failures(&r), ["1", "2"]);
+    }
+
+    /// Records the deadline each message brought; "slow" sleeps 10 s.
+    #[derive(Default)]
+    struct Deadlines(Mutex<Vec<(String, Option<Instant>)>>);
+
+    #[async_trait]
+    impl MessageHandler for Deadlines {
+        async fn handle(&self, m: &QueueMessage) -> Result<(), StepFailure> {
+            // The deadline is also what code behind a port sees.
+            assert_eq!(current_deadline(), m.deadline);
+            self.0
+                .lock()
+                .unwrap()
+                .push((m.message_id.clone(), m.deadline));
+            if m.body == "slow" {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+            Ok(())
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn every_handler_call_gets_the_invocations_deadline() {
+        let (h, s) = (Deadlines::default(), Sink::default());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let r = block_on(run_batch_until(
+            &h,
+            &s,
+            event(vec![
+                msg("a1", Some("a"), "ok"),
+                msg("a2", Some("a"), "ok"),
+                msg("x", None, "ok"),
+            ]),
+            Some(deadline),
+        ));
+        assert!(r.batch_item_failures.is_empty());
+        let seen = h.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3);
+        assert!(seen.iter().all(|(_, d)| *d == Some(deadline)), "{seen:?}");
+
+        // Without a Lambda context (bridge, tests) there is no invocation deadline.
+        let h = Deadlines::default();
+        block_on(run_batch(&h, &s, event(vec![msg("b", None, "ok")])));
+        assert_eq!(h.0.lock().unwrap()[0].1, None);
+        assert_eq!(current_deadline(), None, "outside a handler");
+    }
+
+    #[test]
+    fn a_handler_running_into_the_deadline_is_stopped_and_its_message_retried() {
+        let (h, s) = (Deadlines::default(), Sink::default());
+        let start = Instant::now();
+        let deadline = start + ANSWER_MARGIN + Duration::from_millis(500);
+        let r = block_on(run_batch_until(
+            &h,
+            &s,
+            event(vec![
+                msg("a1", Some("a"), "slow"),
+                msg("a2", Some("a"), "ok"),
+                msg("b1", Some("b"), "ok"),
+            ]),
+            Some(deadline),
+        ));
+        // The batch is answered before the deadline, not after the slow handler's 10 s.
+        assert!(Instant::now() < deadline, "{:?}", start.elapsed());
+        assert_eq!(failures(&r), ["a1", "a2"]);
+        let seen: Vec<String> =
+            h.0.lock()
+                .unwrap()
+                .iter()
+                .map(|(id, _)| id.clone())
+                .collect();
+        assert!(seen.contains(&"b1".to_string()));
+        assert!(!seen.contains(&"a2".to_string()));
+
+        // A batch that arrives with no time left starts nothing and redelivers everything.
+        let h = Deadlines::default();
+        let r = block_on(run_batch_until(
+            &h,
+            &s,
+            event(vec![msg("c1", Some("c"), "ok"), msg("d1", None, "ok")]),
+            Some(Instant::now() + ANSWER_MARGIN / 2),
+        ));
+        assert_eq!(failures(&r), ["c1", "d1"]);
+        assert!(h.0.lock().unwrap().is_empty());
+        assert!(s.letters.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -123,7 +123,9 @@ impl Env {
 #[derive(Clone, Debug)]
 pub struct FunctionConfig {
     /// The function's timeout (`FUNCTION_TIMEOUT_SECS`, default 30): claim leases and call
-    /// budgets derive from it.
+    /// budgets derive from it. Inside a Lambda invocation the context's deadline (see
+    /// [`crate::lambda::invocation_deadline`]) cuts every call shorter; this is the fallback
+    /// when there is none (the local bridge, tests).
     pub timeout: std::time::Duration,
     /// Claim lease override (`CLAIM_LEASE_SECS`); by default derived from the timeout. Only
     /// test and local runs shorten it.

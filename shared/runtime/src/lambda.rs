@@ -1,15 +1,63 @@
 //! Serving functions on the Lambda runtime: an SQS consumer (through the batch runner) or an
 //! API Gateway HTTP API (v2) handler.
+//!
+//! Both serve paths read the invocation's deadline from the Lambda context
+//! ([`invocation_deadline`]) and hand it on: to every message of an SQS batch
+//! ([`crate::batch::QueueMessage::deadline`]) and to [`HttpHandler::handle_until`]. Handlers bound
+//! their external calls (and retries) by it; `FUNCTION_TIMEOUT_SECS` only serves when there is
+//! no Lambda context (the local bridge, tests).
 
-use crate::batch::{run_batch, DeadLetterSink, MessageHandler};
+use crate::batch::{run_batch_until, DeadLetterSink, MessageHandler};
 use async_trait::async_trait;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::{service_fn, Context, LambdaEvent};
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 pub use lambda_runtime::Error;
+
+/// The invocation's deadline as an [`Instant`]: the context's `deadline` (epoch milliseconds)
+/// measured against the wall clock now. `None` when the context carries none (0).
+///
+/// Lambda's shortest timeout is 1 s, so a real invocation arrives with about its whole timeout
+/// left. A deadline less than [`MIN_PLAUSIBLE_LEFT`] away on arrival is a local emulator's
+/// placeholder (`cargo lambda watch` sends one), not a budget: it reads as no deadline, and the
+/// configured `FUNCTION_TIMEOUT_SECS` budgets apply.
+pub fn invocation_deadline(context: &Context) -> Option<Instant> {
+    let now = Instant::now();
+    deadline_from_epoch_ms(context.deadline, SystemTime::now(), now)
+        .filter(|d| d.saturating_duration_since(now) >= MIN_PLAUSIBLE_LEFT)
+}
+
+/// See [`invocation_deadline`].
+pub const MIN_PLAUSIBLE_LEFT: Duration = Duration::from_secs(1);
+
+/// `deadline_ms` (epoch milliseconds) as an instant, given the wall clock and the monotonic
+/// clock at the same moment. A deadline already past is `now`.
+pub fn deadline_from_epoch_ms(
+    deadline_ms: u64,
+    wall_now: SystemTime,
+    now: Instant,
+) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = at.duration_since(wall_now).unwrap_or(Duration::ZERO);
+    Some(now + left)
+}
+
+/// One SQS invocation: the batch runner under the context's deadline.
+pub async fn handle_sqs_event(
+    handler: &dyn MessageHandler,
+    sink: &dyn DeadLetterSink,
+    event: LambdaEvent<SqsEvent>,
+) -> SqsBatchResponse {
+    let deadline = invocation_deadline(&event.context);
+    run_batch_until(handler, sink, event.payload, deadline).await
+}
 
 /// Serve an SQS event source mapping with `ReportBatchItemFailures`.
 pub async fn serve_sqs(
@@ -19,7 +67,7 @@ pub async fn serve_sqs(
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = handler.clone();
         let sink = sink.clone();
-        async move { Ok::<SqsBatchResponse, Error>(run_batch(&*handler, &*sink, event.payload).await) }
+        async move { Ok::<SqsBatchResponse, Error>(handle_sqs_event(&*handler, &*sink, event).await) }
     }))
     .await
 }
@@ -28,6 +76,17 @@ pub async fn serve_sqs(
 #[async_trait]
 pub trait HttpHandler: Send + Sync {
     async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse;
+
+    /// One request that must be answered before `deadline` (the invocation's, when known).
+    /// Handlers that call out override this to bound their calls; by default the deadline is
+    /// not used.
+    async fn handle_until(
+        &self,
+        request: ApiGatewayV2httpRequest,
+        _deadline: Option<Instant>,
+    ) -> ApiGatewayV2httpResponse {
+        self.handle(request).await
+    }
 }
 
 /// Serve an API Gateway HTTP API (payload format 2.0) route.
@@ -35,7 +94,12 @@ pub async fn serve_http(handler: Arc<dyn HttpHandler>) -> Result<(), Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
             let handler = handler.clone();
-            async move { Ok::<ApiGatewayV2httpResponse, Error>(handler.handle(event.payload).await) }
+            async move {
+                let deadline = invocation_deadline(&event.context);
+                Ok::<ApiGatewayV2httpResponse, Error>(
+                    handler.handle_until(event.payload, deadline).await,
+                )
+            }
         },
     ))
     .await
@@ -161,4 +225,109 @@ where
         .await
         .inspect_err(|e| tracing::error!(function = spec.name, error = %e, "start-up failed"))?;
     serve_http(handler).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{DeadLetter, QueueMessage};
+    use aws_lambda_events::event::sqs::SqsMessage;
+    use o2c_domain::recipe::StepFailure;
+    use std::sync::Mutex;
+
+    #[test]
+    fn epoch_deadlines_become_instants() {
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_000);
+        let now = Instant::now();
+        assert_eq!(
+            deadline_from_epoch_ms(1_800_000_012_345, wall, now),
+            Some(now + Duration::from_millis(12_345))
+        );
+        // Already past: no time left.
+        assert_eq!(
+            deadline_from_epoch_ms(1_799_999_999_000, wall, now),
+            Some(now)
+        );
+        // No deadline in the context.
+        assert_eq!(deadline_from_epoch_ms(0, wall, now), None);
+    }
+
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<Option<Instant>>>);
+
+    #[async_trait]
+    impl MessageHandler for Seen {
+        async fn handle(&self, m: &QueueMessage) -> Result<(), StepFailure> {
+            self.0.lock().unwrap().push(m.deadline);
+            Ok(())
+        }
+    }
+
+    struct NoSink;
+
+    #[async_trait]
+    impl DeadLetterSink for NoSink {
+        async fn dead_letter(&self, _: &DeadLetter) -> Result<(), String> {
+            Err("unused".into())
+        }
+    }
+
+    #[test]
+    fn an_emulators_placeholder_deadline_reads_as_none() {
+        let wall_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let mut context = Context::default();
+        for (deadline, real) in [
+            (0, false),
+            (wall_ms.saturating_sub(5_000), false),
+            (wall_ms + 200, false),
+            (wall_ms + 30_000, true),
+        ] {
+            context.deadline = deadline;
+            assert_eq!(invocation_deadline(&context).is_some(), real, "{deadline}");
+        }
+    }
+
+    #[test]
+    fn the_sqs_serve_path_passes_the_contexts_deadline_to_the_handler() {
+        let mut context = Context::default();
+        let wall_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        context.deadline = wall_ms + 12_000;
+        let expected = Instant::now() + Duration::from_millis(12_000);
+        let mut payload = SqsEvent::default();
+        for id in ["1", "2"] {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(id.into());
+            m.body = Some("{}".into());
+            payload.records.push(m);
+        }
+        let h = Seen::default();
+        let r = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(handle_sqs_event(
+                &h,
+                &NoSink,
+                LambdaEvent::new(payload, context),
+            ));
+        assert!(r.batch_item_failures.is_empty());
+        let seen = h.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        for d in seen {
+            let d = d.expect("the handler got the context's deadline");
+            // The context's epoch-ms deadline, give or take the clock reads of this test.
+            let off = if d > expected {
+                d - expected
+            } else {
+                expected - d
+            };
+            assert!(off < Duration::from_millis(100), "off by {off:?}");
+        }
+    }
 }

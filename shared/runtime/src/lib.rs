@@ -5,7 +5,10 @@ pub mod batch;
 pub mod config;
 pub mod logging;
 
-pub use batch::{run_batch, DeadLetter, DeadLetterSink, MessageHandler, QueueMessage};
+pub use batch::{
+    current_deadline, run_batch, run_batch_until, DeadLetter, DeadLetterSink, MessageHandler,
+    QueueMessage,
+};
 pub use config::{ConfigError, Env, Stage};
 pub mod lambda;
 pub mod metrics;

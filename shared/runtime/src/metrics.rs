@@ -7,6 +7,11 @@ pub const NAMESPACE: &str = "O2C";
 
 /// The EMF line for a count of 1 of `metric`, dimensioned by function.
 pub fn count_line(function: &str, metric: &str) -> String {
+    count_n_line(function, metric, 1)
+}
+
+/// The EMF line for a count of `n` of `metric`, dimensioned by function.
+pub fn count_n_line(function: &str, metric: &str, n: u64) -> String {
     serde_json::json!({
         "_aws": {
             "Timestamp": std::time::SystemTime::now()
@@ -20,7 +25,7 @@ pub fn count_line(function: &str, metric: &str) -> String {
             }]
         },
         "function": function,
-        metric: 1
+        metric: n
     })
     .to_string()
 }
@@ -28,6 +33,11 @@ pub fn count_line(function: &str, metric: &str) -> String {
 /// Emit a count of 1 of `metric` (e.g. `CardDataRefused`, an alarmed security signal).
 pub fn count(function: &str, metric: &str) {
     println!("{}", count_line(function, metric));
+}
+
+/// Emit a count of `n` of `metric` in one data point (e.g. `OrdersCaughtUp` per run).
+pub fn count_n(function: &str, metric: &str, n: u64) {
+    println!("{}", count_n_line(function, metric, n));
 }
 
 #[cfg(test)]
@@ -45,6 +55,14 @@ mod tests {
         assert_eq!(
             v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
             "CardDataRefused"
+        );
+        let n: serde_json::Value =
+            serde_json::from_str(&super::count_n_line("clarity-catchup", "OrdersCaughtUp", 3))
+                .unwrap();
+        assert_eq!(n["OrdersCaughtUp"], 3);
+        assert_eq!(
+            n["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "OrdersCaughtUp"
         );
     }
 }

@@ -25,6 +25,9 @@ pub struct Report {
     pub missing_erp: usize,
     pub refunds_above_captured: usize,
     pub clarity_mismatch: usize,
+    /// Orders with a cancellation recorded that are not `Voided`/`Refunded`/`Declined`, or
+    /// whose captured money is not all refunded: a shopper charged for a cancelled order.
+    pub cancelled_but_charged: usize,
     /// Dead letters by queue and failure class, with one example reason each.
     pub dlq_classes: BTreeMap<String, (usize, String)>,
     /// Dead letters whose failure class is not one we know (must be none: nothing unexplained).
@@ -49,9 +52,9 @@ impl Report {
 
     pub fn table(&self) -> String {
         format!(
-            "| orders | captured | refunded | in DLQ | double charges | lost | wrong state | duplicate ERP | missing ERP | refunds above captured | Clarity/domain mismatches |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|\n\
-             | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| orders | captured | refunded | in DLQ | double charges | lost | wrong state | duplicate ERP | missing ERP | refunds above captured | Clarity/domain mismatches | cancelled but charged |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|\n\
+             | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             self.orders,
             self.captured,
             self.refunded_orders,
@@ -62,7 +65,8 @@ impl Report {
             self.duplicate_erp,
             self.missing_erp,
             self.refunds_above_captured,
-            self.clarity_mismatch
+            self.clarity_mismatch,
+            self.cancelled_but_charged
         ) + &self.dlq_lines()
     }
 
@@ -76,10 +80,12 @@ impl Report {
             && self.missing_erp == 0
             && self.refunds_above_captured == 0
             && self.clarity_mismatch == 0
+            && self.cancelled_but_charged == 0
     }
 }
 
-fn cents(amount: &str) -> i64 {
+/// A ledger amount (`"27.00"`) in minor units (two decimals).
+pub fn cents(amount: &str) -> i64 {
     let (a, b) = amount.split_once('.').unwrap_or((amount, "0"));
     let b = format!("{b:0<2}");
     a.parse::<i64>().unwrap_or(0) * 100 + b[..2].parse::<i64>().unwrap_or(0)
@@ -194,6 +200,18 @@ pub async fn check(s: &Stack, orders: &[(String, Expectation)]) -> Report {
         ) {
             r.refunded_orders += 1;
         }
+        if rec.cancel.is_some()
+            && (!matches!(
+                rec.state,
+                OrderState::Voided | OrderState::Refunded | OrderState::Declined
+            ) || refd != cap)
+        {
+            r.cancelled_but_charged += 1;
+            println!(
+                "CANCELLED BUT CHARGED {id}: {} captured {cap} refunded {refd}",
+                rec.state
+            );
+        }
         if dead.contains(id) {
             r.in_dlq += 1;
             continue;
@@ -217,7 +235,16 @@ pub async fn check(s: &Stack, orders: &[(String, Expectation)]) -> Report {
             let have = s.clarity_status(id).await;
             if have != want.to_string() {
                 r.clarity_mismatch += 1;
-                println!("{id}: Clarity {have}, domain {} → {want}", rec.state);
+                let view = s.admin_get("clarity", &format!("orders/{id}")).await;
+                println!(
+                    "{id}: Clarity {have}, domain {} → {want}\n  timeline: {:?}\n  Clarity history: {}",
+                    rec.state,
+                    rec.timeline
+                        .iter()
+                        .map(|e| format!("{} {}", e.at, e.what))
+                        .collect::<Vec<_>>(),
+                    view["statusHistory"]
+                );
             }
         }
     }

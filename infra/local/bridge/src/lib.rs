@@ -105,7 +105,13 @@ pub struct Bridge {
     region: String,
     /// How long a failed message stays invisible before redelivery.
     pub retry_delay: Duration,
+    /// How many consumers [`drain`] runs on this queue at once.
+    pub concurrency: usize,
 }
+
+/// Consumers per queue locally: Lambda runs several execution environments of a function at
+/// once, so the local stack does too (at least 4), and races happen here first.
+pub const DEFAULT_CONCURRENCY: usize = 4;
 
 impl Bridge {
     pub async fn new(
@@ -132,6 +138,7 @@ impl Bridge {
             queue_arn,
             region: region.into(),
             retry_delay: Duration::from_secs(1),
+            concurrency: DEFAULT_CONCURRENCY,
         })
     }
 
@@ -224,43 +231,69 @@ impl Bridge {
     }
 }
 
-/// Poll every bridge until all queues stay empty for `idle_rounds` consecutive rounds and hold
-/// no message in flight (a failed message waiting out its retry delay counts), or until
-/// `deadline` passes. Returns the totals.
+/// Run every bridge with `concurrency` consumers each (as Lambda runs several execution
+/// environments of a function at once) until all queues have been quiet for `idle_rounds`
+/// rounds of 250 ms and hold no message in flight (a failed message waiting out its retry delay
+/// counts), or until `deadline` passes. Returns the totals.
 pub async fn drain(bridges: &[Bridge], idle_rounds: usize, deadline: Duration) -> PollStats {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
     let start = std::time::Instant::now();
-    let mut total = PollStats::default();
-    let mut idle = 0;
-    while start.elapsed() < deadline {
-        let rounds =
-            futures::future::join_all(bridges.iter().map(|b| b.poll_once(Duration::from_secs(0))))
-                .await;
-        let mut any = false;
-        for r in rounds {
-            match r {
-                Ok(s) => {
-                    any |= s.received > 0;
-                    total.received += s.received;
-                    total.deleted += s.deleted;
-                    total.failed += s.failed;
-                }
-                Err(e) => tracing::warn!(error = %e, "poll failed"),
-            }
-        }
-        if any {
-            idle = 0;
-            continue;
-        }
-        idle += 1;
-        if idle >= idle_rounds {
-            let pending = futures::future::join_all(bridges.iter().map(Bridge::pending)).await;
-            if pending.iter().all(|p| *p == 0) {
+    let stop = AtomicBool::new(false);
+    let total = Mutex::new(PollStats::default());
+    let last_activity = Mutex::new(std::time::Instant::now());
+    let round = Duration::from_millis(250);
+    let workers = futures::future::join_all(
+        bridges
+            .iter()
+            .flat_map(|b| (0..b.concurrency.max(1)).map(move |_| b))
+            .map(|b| consume(b, &stop, &total, &last_activity, round)),
+    );
+    let monitor = async {
+        loop {
+            tokio::time::sleep(round).await;
+            if start.elapsed() >= deadline {
                 break;
             }
+            let quiet = last_activity.lock().expect("clock").elapsed();
+            if quiet >= round * idle_rounds.max(1) as u32 {
+                let pending = futures::future::join_all(bridges.iter().map(Bridge::pending)).await;
+                if pending.iter().all(|p| *p == 0) {
+                    break;
+                }
+            }
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        stop.store(true, Ordering::SeqCst);
+    };
+    futures::future::join(workers, monitor).await;
+    let t = *total.lock().expect("stats");
+    t
+}
+
+/// One consumer of [`drain`]: poll, invoke, repeat, until told to stop.
+async fn consume(
+    b: &Bridge,
+    stop: &std::sync::atomic::AtomicBool,
+    total: &std::sync::Mutex<PollStats>,
+    last_activity: &std::sync::Mutex<std::time::Instant>,
+    pause: Duration,
+) {
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        match b.poll_once(Duration::from_secs(0)).await {
+            Ok(s) if s.received > 0 => {
+                let mut t = total.lock().expect("stats");
+                t.received += s.received;
+                t.deleted += s.deleted;
+                t.failed += s.failed;
+                *last_activity.lock().expect("clock") = std::time::Instant::now();
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "poll failed");
+                tokio::time::sleep(pause).await;
+            }
+        }
     }
-    total
 }
 
 impl Bridge {

@@ -29,7 +29,7 @@ use super::dto::{
 };
 use super::error::ClarityError;
 use crate::oauth::{Clock, SystemClock, TokenCache, TokenEndpoint};
-use crate::rest::{encode_path_segment, BearerClient, Reply};
+use crate::rest::{encode_path_segment, encode_query_value, BearerClient, Reply};
 use crate::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
 
 /// A resource and the version its `ETag` named.
@@ -200,6 +200,109 @@ pub trait ClarityApi: Send + Sync {
             Err(e) => Err(e),
         }
     }
+}
+
+/// E3 `GET /api/v1/orders` query (clarity.md §4.3). Results are ordered by `updatedAt`, then
+/// `id`; `cursor` is the previous page's opaque `nextCursor`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderListQuery {
+    pub status: Option<ClarityStatus>,
+    /// RFC 3339: orders updated at or after this time.
+    pub updated_since: Option<String>,
+    /// 1–100 (server default 50).
+    pub limit: Option<u8>,
+    pub cursor: Option<String>,
+}
+
+impl OrderListQuery {
+    /// `/api/v1/orders?...` with every value percent-encoded.
+    pub fn path(&self) -> String {
+        let mut params = Vec::new();
+        if let Some(s) = self.status {
+            params.push(format!("status={}", encode_query_value(s.as_str())));
+        }
+        if let Some(t) = &self.updated_since {
+            params.push(format!("updatedSince={}", encode_query_value(t)));
+        }
+        if let Some(l) = self.limit {
+            params.push(format!("limit={l}"));
+        }
+        if let Some(c) = &self.cursor {
+            params.push(format!("cursor={}", encode_query_value(c)));
+        }
+        if params.is_empty() {
+            "/api/v1/orders".to_owned()
+        } else {
+            format!("/api/v1/orders?{}", params.join("&"))
+        }
+    }
+}
+
+/// One element of a list page: the order, or why it could not be read — its id when that much
+/// was readable and the JSON path of the offending field — so one bad document does not hide
+/// the rest of the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListedOrder {
+    Order(Box<Order>),
+    Unreadable {
+        id: Option<String>,
+        path: String,
+        reason: String,
+    },
+}
+
+/// One E3 page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPage {
+    pub orders: Vec<ListedOrder>,
+    /// `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl OrderPage {
+    /// Read a page body, each order on its own.
+    pub fn from_json(body: &serde_json::Value) -> Result<OrderPage, String> {
+        let data = body
+            .get("data")
+            .and_then(serde_json::Value::as_array)
+            .ok_or("no `data` array")?;
+        let next_cursor = match body.get("nextCursor") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(c)) => Some(c.clone()),
+            Some(other) => {
+                return Err(format!(
+                    "nextCursor: expected a string or null, got {other}"
+                ))
+            }
+        };
+        let orders = data
+            .iter()
+            .map(|v| match serde_path_to_error::deserialize::<_, Order>(v) {
+                Ok(o) => ListedOrder::Order(Box::new(o)),
+                Err(e) => ListedOrder::Unreadable {
+                    id: v
+                        .get("id")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned),
+                    path: format!("order.{}", e.path()),
+                    // serde's message names the expected type; values are not echoed.
+                    reason: e.into_inner().to_string(),
+                },
+            })
+            .collect();
+        Ok(OrderPage {
+            orders,
+            next_cursor,
+        })
+    }
+}
+
+/// Listing orders (E3): what the catch-up poller needs, apart from [`ClarityApi`] so that a
+/// consumer depends only on what it uses.
+#[async_trait]
+pub trait ClarityOrderList: Send + Sync {
+    /// E3 `GET /api/v1/orders?status=&updatedSince=&limit=&cursor=`: one page.
+    async fn list_orders(&self, query: &OrderListQuery) -> Result<OrderPage, ClarityError>;
 }
 
 /// The client's retry policy, clarity.md §4.8: 0.5 s base, ×2, 30 s cap, 5 attempts.
@@ -467,5 +570,21 @@ impl ClarityApi for ClarityClient {
         let body = json_body(OP, level)?;
         let reply = self.send(OP, Method::PUT, path, Some(body), vec![]).await?;
         decode(OP, &reply)
+    }
+}
+
+#[async_trait]
+impl ClarityOrderList for ClarityClient {
+    async fn list_orders(&self, query: &OrderListQuery) -> Result<OrderPage, ClarityError> {
+        const OP: &str = "list orders";
+        let reply = self
+            .send(OP, Method::GET, query.path(), None, vec![])
+            .await?;
+        let body: serde_json::Value = decode(OP, &reply)?;
+        OrderPage::from_json(&body).map_err(|reason| ClarityError::Protocol {
+            operation: OP,
+            status: reply.status,
+            reason,
+        })
     }
 }

@@ -168,6 +168,10 @@ impl ApiError for ClarityError {
         ClarityError::Transport { operation, failure }
     }
 
+    fn invalid_request(operation: &'static str, reason: String) -> Self {
+        ClarityError::InvalidRequest { operation, reason }
+    }
+
     fn token(operation: &'static str, error: OAuthError) -> Self {
         ClarityError::Token { operation, error }
     }

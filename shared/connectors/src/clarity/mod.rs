@@ -4,7 +4,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`client`] | the [`ClarityApi`] port and its HTTP implementation (OAuth, `If-Match`, `Idempotency-Key`, §4.8 retries) |
+//! | [`client`] | the [`ClarityApi`] and [`ClarityOrderList`] ports and their HTTP implementation (OAuth, `If-Match`, `Idempotency-Key`, §4.8 retries) |
 //! | [`dto`] | wire DTOs (§4.4, E6) and RFC 9457 problems |
 //! | [`error`] | [`ClarityError`] and its mapping to the domain's `StepError` |
 //! | [`webhook`] | `X-Clarity-Signature` verification (§4.9) |
@@ -18,11 +18,14 @@ pub mod credentials;
 pub mod dto;
 pub mod error;
 pub mod events;
+#[cfg(any(test, feature = "fakes"))]
+pub mod sample;
 pub mod webhook;
 
 pub use client::{
     retry_policy, status_already_set, status_idempotency_key, valid_idempotency_key, ClarityApi,
-    ClarityClient, ClarityConfig, CustomerUpsert, ShipmentCreated, StatusUpdate, Versioned,
+    ClarityClient, ClarityConfig, ClarityOrderList, CustomerUpsert, ListedOrder, OrderListQuery,
+    OrderPage, ShipmentCreated, StatusUpdate, Versioned,
 };
 pub use credentials::ClarityCredentials;
 pub use error::{ClarityError, ProblemCode};

@@ -19,6 +19,7 @@ use crate::clarity::dto::{
     ShipmentCreate, ShipmentLine,
 };
 use crate::oauth::{ClientAuth, ManualClock, TokenEndpoint};
+use crate::retry::Retryable;
 use crate::retry::Sleeper;
 use crate::test_http::{Request, Response, TestServer, VirtualSleeper};
 
@@ -601,4 +602,32 @@ async fn customer_upsert_and_inventory_level() {
         put.path(),
         "/api/v1/inventory/SKU%201%2F%C3%A4/locations/WH-1"
     );
+}
+
+/// Issue 12/5: a Clarity body holding a card number (here `\u`-free but glued to letters and
+/// with zero-width joiners) is refused before anything is sent.
+#[tokio::test]
+async fn a_body_holding_a_card_number_is_never_sent() {
+    let f = fixture().await;
+    let c = Customer {
+        id: "CUST-1".into(),
+        email: "zoe@example.com".into(),
+        first_name: "Zoë".into(),
+        last_name: "card4111\u{200d}1111\u{200d}1111\u{200d}1111".into(),
+        company: None,
+        phone: None,
+        billing_address: None,
+        shipping_address: None,
+        external_ids: None,
+        created_at: None,
+        updated_at: None,
+        version: None,
+    };
+    let e = f.client.put_customer(&c, None).await.unwrap_err();
+    assert!(matches!(e, ClarityError::InvalidRequest { .. }), "{e}");
+    assert!(!e.is_retryable());
+    assert_eq!(e.failure_class(), Some(FailureClass::Validation));
+    assert!(e.to_string().contains("$.lastName"), "{e}");
+    assert!(!e.to_string().contains("1111"), "{e}");
+    assert!(f.server.requests().is_empty(), "nothing was sent");
 }

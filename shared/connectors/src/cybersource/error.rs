@@ -179,6 +179,23 @@ impl Retryable for CybersourceError {
     fn is_retryable(&self) -> bool {
         matches!(self, CybersourceError::Retryable { .. })
     }
+
+    fn out_of_time(self, why: &str) -> Self {
+        match self {
+            CybersourceError::Retryable {
+                operation,
+                reason,
+                http_status,
+                effect_may_have_happened,
+            } => CybersourceError::Retryable {
+                operation,
+                reason: format!("{reason}; {why}"),
+                http_status,
+                effect_may_have_happened,
+            },
+            other => other,
+        }
+    }
 }
 
 impl From<CybersourceError> for StepError {

@@ -10,6 +10,8 @@
 //!   [`payment_info`]: canonical → Clarity bodies (E2 payment info, E4 customer).
 //! * [`refund_from_return`]: a `return.requested` request → a canonical [`Refund`].
 //! * [`STATUS_MAP`]: the **one** Clarity ⇄ domain status table (§4.5).
+//! * [`CUSTOMER_REASONS`]: the **one** table of what Clarity's `statusReason` may say (a short
+//!   code and a shopper-safe message; the detail stays on our timeline).
 
 use o2c_domain::card::contains_card_number;
 use o2c_domain::ids::{CustomerId, ExternalIds, OrderId, RefundId};
@@ -142,6 +144,21 @@ pub fn domain_state_for(status: ClarityStatus) -> Option<OrderState> {
         .map(|(s, _, _)| *s)
 }
 
+/// May an order that arrives with this Clarity status start a payment (`order.created`, the
+/// catch-up)? The **one** rule; everything else is recorded and acknowledged, never charged.
+///
+/// Only `pending_payment`: a new order awaiting payment, the one status that reads as our
+/// `Received` (nothing attempted yet). Not `payment_received`, `processing`, `shipped`,
+/// `completed` (already paid: charging again is a double charge); not `cancelled` (nothing to
+/// charge); not `on_hold` (the merchant or a fraud review stopped the order: charging would
+/// override that decision; a release comes back as `pending_payment`); not `payment_failed`
+/// (a payment was tried and failed: retrying the same instrument would repeat the decline, and
+/// a new attempt is the merchant's move back to `pending_payment` with a new instrument); not a
+/// status this version does not know (`other`: fail safe).
+pub fn is_payable(status: ClarityStatus) -> bool {
+    matches!(status, C::PendingPayment)
+}
+
 /// What to PATCH for an order in `state` whose Clarity status is `current`: `None` when
 /// nothing should change (no mapping, or Clarity already shows something that means the same
 /// domain state, e.g. `shipped` for `Captured`; pushing `payment_received` then would move the
@@ -153,6 +170,140 @@ pub fn status_to_push(state: OrderState, current: ClarityStatus) -> Option<Clari
     } else {
         Some(wanted)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customer-safe status reasons
+// ---------------------------------------------------------------------------------------------
+
+/// A situation Clarity's `statusReason` speaks of. Clarity may show the reason to the shopper,
+/// so it is told the situation only, never why we know it: the detail (route and merchant id,
+/// Decision Manager and processor reason codes, the chargeback's reason code and transaction)
+/// stays on our timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasonCase {
+    /// The issuer or processor declined the payment.
+    Declined,
+    /// The issuer wants payer authentication (3-D Secure) before it authorizes.
+    AuthenticationRequired,
+    /// The payment ended otherwise: a Decision Manager reject (at once or by a reviewer), a
+    /// request Cybersource refused, an answer we could not read. One neutral message for all:
+    /// a buyer is never told they were screened.
+    NotCompleted,
+    /// Decision Manager opened a case; the order waits for a reviewer.
+    UnderReview,
+    /// We cancelled the order (the authorization was reversed).
+    Cancelled,
+    /// A chargeback was opened; the order is on hold while it runs.
+    Disputed,
+    /// The chargeback was reversed: the payment stands.
+    DisputeWon,
+    /// The chargeback was final: the funds went back to the cardholder.
+    DisputeLost,
+}
+
+/// One row of [`CUSTOMER_REASONS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerReason {
+    pub case: ReasonCase,
+    /// Short, stable, `snake_case`: for Clarity-side rules and templates.
+    pub code: &'static str,
+    /// Neutral, shopper-safe text.
+    pub message: &'static str,
+}
+
+impl CustomerReason {
+    /// What goes into Clarity's `statusReason`: `"<code>: <message>"` (a storefront shows the
+    /// text after the first `": "`; the code is never more than `[a-z_]`).
+    pub fn status_reason(&self) -> String {
+        format!("{}: {}", self.code, self.message)
+    }
+}
+
+/// The **one** table of what Clarity (and so the shopper) is told with a status; nothing else
+/// ever goes into `statusReason`. Messages carry no digits, no ids, no reason codes, and never
+/// name fraud screening, Decision Manager or a payment route.
+pub const CUSTOMER_REASONS: &[CustomerReason] = &[
+    CustomerReason {
+        case: ReasonCase::Declined,
+        code: "payment_declined",
+        message: "The payment was declined. Please use another payment method.",
+    },
+    CustomerReason {
+        case: ReasonCase::AuthenticationRequired,
+        code: "payment_authentication_required",
+        message:
+            "The card issuer needs the payment verified. Please try again or use another card.",
+    },
+    CustomerReason {
+        case: ReasonCase::NotCompleted,
+        code: "payment_not_completed",
+        message: "The payment could not be completed.",
+    },
+    CustomerReason {
+        case: ReasonCase::UnderReview,
+        code: "order_review",
+        message: "The order is under review.",
+    },
+    CustomerReason {
+        case: ReasonCase::Cancelled,
+        code: "order_cancelled",
+        message: "The order was cancelled and the payment released.",
+    },
+    CustomerReason {
+        case: ReasonCase::Disputed,
+        code: "payment_disputed",
+        message: "The payment is disputed with the card issuer. The order is on hold.",
+    },
+    CustomerReason {
+        case: ReasonCase::DisputeWon,
+        code: "payment_dispute_closed",
+        message: "The payment dispute is closed and the payment stands.",
+    },
+    CustomerReason {
+        case: ReasonCase::DisputeLost,
+        code: "payment_reversed",
+        message: "The payment was reversed by the card issuer. The order is unpaid.",
+    },
+];
+
+/// The row of `case`.
+pub fn customer_reason(case: ReasonCase) -> &'static CustomerReason {
+    CUSTOMER_REASONS
+        .iter()
+        .find(|r| r.case == case)
+        .expect("every ReasonCase has a row in CUSTOMER_REASONS")
+}
+
+/// The situation of an order in `state`, given the outcome of its (last) authorization; `None`:
+/// the status speaks for itself and goes without a reason.
+pub fn reason_case_for(
+    state: OrderState,
+    authorization: Option<&crate::cybersource::PaymentOutcome>,
+) -> Option<ReasonCase> {
+    use crate::cybersource::PaymentOutcome as P;
+    Some(match state {
+        S::Declined => match authorization {
+            Some(P::Declined { .. }) => ReasonCase::Declined,
+            Some(P::NeedsAuthentication) => ReasonCase::AuthenticationRequired,
+            _ => ReasonCase::NotCompleted,
+        },
+        S::Rejected => ReasonCase::NotCompleted,
+        S::PendingReview => ReasonCase::UnderReview,
+        S::Voided => ReasonCase::Cancelled,
+        S::Disputed => ReasonCase::Disputed,
+        S::DisputeWon => ReasonCase::DisputeWon,
+        S::DisputeLost => ReasonCase::DisputeLost,
+        _ => return None,
+    })
+}
+
+/// Clarity's `statusReason` for an order in `state` (see [`reason_case_for`]).
+pub fn customer_status_reason(
+    state: OrderState,
+    authorization: Option<&crate::cybersource::PaymentOutcome>,
+) -> Option<String> {
+    reason_case_for(state, authorization).map(|c| customer_reason(c).status_reason())
 }
 
 // ---------------------------------------------------------------------------------------------

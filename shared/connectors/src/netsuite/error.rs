@@ -112,6 +112,10 @@ impl ApiError for ErpError {
         ErpError::Transport { operation, failure }
     }
 
+    fn invalid_request(operation: &'static str, reason: String) -> Self {
+        ErpError::InvalidRequest { operation, reason }
+    }
+
     fn token(operation: &'static str, error: OAuthError) -> Self {
         ErpError::Token { operation, error }
     }

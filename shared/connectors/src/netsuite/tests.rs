@@ -15,6 +15,7 @@ use super::*;
 use crate::mapping::clarity::{order_to_canonical, tests::usd_order};
 use crate::mapping::netsuite::{customer_record, sales_order_record, ErpMapping};
 use crate::oauth::{AssertionClaims, ManualClock};
+use crate::retry::Retryable;
 use crate::test_http::{
     Request, Response, TestServer, VirtualSleeper, TEST_RSA_PRIVATE_PEM, TEST_RSA_PUBLIC_PEM,
 };
@@ -405,5 +406,35 @@ async fn a_bad_key_is_an_assertion_error_and_tokens_refresh_on_401() {
         f.server
             .count("POST", "/services/rest/auth/oauth2/v1/token"),
         2
+    );
+}
+
+/// Issue 12/5: the outbound guard (in `BearerClient::send`) refuses a body holding a card
+/// number, however written; nothing reaches the server, and the error never holds the number.
+#[tokio::test]
+async fn a_body_holding_a_card_number_is_never_sent() {
+    let f = fixture().await;
+    let order = order_to_canonical(&serde_json::from_value(usd_order()).unwrap()).unwrap();
+    for disguised in [
+        "Tea PAN4012888888881881",
+        "Tea 4111\u{a0}1111\u{a0}1111\u{a0}1111",
+        "Tea ４１１１１１１１１１１１１１１１",
+    ] {
+        let mut so = sales_order_record(&order, &ErpMapping::default()).unwrap();
+        so.body["memo"] = json!(disguised);
+        let e = f.client.upsert(&so).await.unwrap_err();
+        assert!(matches!(e, ErpError::InvalidRequest { .. }), "{e}");
+        assert!(!e.is_retryable());
+        assert_eq!(e.failure_class(), Some(FailureClass::Validation));
+        let text = e.to_string();
+        assert!(
+            text.contains("card data refused") && text.contains("$.memo"),
+            "{text}"
+        );
+        assert!(!text.contains("4012") && !text.contains("1111"), "{text}");
+    }
+    assert!(
+        f.server.requests().is_empty(),
+        "nothing was sent, not even a token request"
     );
 }

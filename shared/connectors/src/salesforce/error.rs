@@ -104,6 +104,10 @@ impl ApiError for CrmError {
         CrmError::Transport { operation, failure }
     }
 
+    fn invalid_request(operation: &'static str, reason: String) -> Self {
+        CrmError::InvalidRequest { operation, reason }
+    }
+
     fn token(operation: &'static str, error: OAuthError) -> Self {
         CrmError::Token { operation, error }
     }

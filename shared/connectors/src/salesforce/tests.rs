@@ -13,6 +13,7 @@ use super::*;
 use crate::mapping::clarity::{order_to_canonical, tests::usd_order};
 use crate::mapping::salesforce::{fraud_case, CrmMapping, FraudAssessment};
 use crate::oauth::ManualClock;
+use crate::retry::Retryable;
 use crate::test_http::{Request, Response, TestServer, VirtualSleeper};
 
 #[derive(Default)]
@@ -174,4 +175,22 @@ async fn expired_session_is_refreshed_once_and_errors_are_typed() {
         client.upsert_case(&bad).await.unwrap_err(),
         CrmError::InvalidRequest { .. }
     ));
+}
+
+/// Issue 12/5: a CRM body holding a card number is refused before anything is sent.
+#[tokio::test]
+async fn a_body_holding_a_card_number_is_never_sent() {
+    let (server, _sf, client) = fixture().await;
+    let mut c = case();
+    c.fields.insert(
+        "Description".into(),
+        json!("customer wrote 5555\u{2013}5555\u{2013}5555\u{2013}4444"),
+    );
+    let e = client.upsert_case(&c).await.unwrap_err();
+    assert!(matches!(e, CrmError::InvalidRequest { .. }), "{e}");
+    assert!(!e.is_retryable());
+    assert_eq!(e.failure_class(), Some(FailureClass::Validation));
+    assert!(e.to_string().contains("$.Description"), "{e}");
+    assert!(!e.to_string().contains("5555"), "{e}");
+    assert!(server.requests().is_empty(), "nothing was sent");
 }

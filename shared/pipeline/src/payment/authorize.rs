@@ -16,7 +16,7 @@
 //! authorizations. Hard declines and fraud rejects never cascade.
 
 use super::{attempt, reference, step_error, transaction_id, PaymentContext, Route};
-use crate::messages::{PaymentCommand, SyncNudge};
+use crate::messages::{cancel_command, PaymentCommand, SyncNudge};
 use async_trait::async_trait;
 use o2c_connectors::cybersource::card::brand_name;
 use o2c_connectors::cybersource::{
@@ -141,6 +141,17 @@ impl Step for AuthorizeStep {
 
     fn start_states(&self) -> &'static [OrderState] {
         &[OrderState::Received]
+    }
+
+    /// No authorization starts once the merchant cancelled.
+    fn honours_cancel(&self) -> bool {
+        true
+    }
+
+    /// An order recorded as not payable (its Clarity status said so on arrival) is never
+    /// authorized, even from a replayed or redriven message.
+    fn may_start(&self, record: &OrderRecord) -> bool {
+        !crate::intake::recorded_not_payable(record)
     }
 
     fn in_progress(&self) -> OrderState {
@@ -448,6 +459,13 @@ impl Step for AuthorizeStep {
     fn downstream(&self, record: &OrderRecord, outcome: &AuthorizeOutcome) -> Vec<OutboundMessage> {
         let id = &record.order.id;
         let mut out = Vec::new();
+        // Cancelled while this attempt ran: no capture and no next attempt; reverse the hold
+        // (or, with nothing held, close the order).
+        if let Some(intent) = &record.cancel {
+            out.push(cancel_command(id, intent, EFFECT_KEY));
+            out.extend(SyncNudge::both(id, "authorize.recorded"));
+            return out;
+        }
         if outcome.cascade {
             let next = attempts(record).last().map_or(2, |(n, _)| n + 1);
             out.push(

@@ -2,7 +2,7 @@
 //! deposit through the sync nudges.
 
 use super::{attempt, reference, step_error, transaction_id, PaymentContext};
-use crate::messages::SyncNudge;
+use crate::messages::{cancel_command, SyncNudge};
 use async_trait::async_trait;
 use o2c_connectors::cybersource::{CaptureInput, FollowOnResult, Operation, TimeoutVoidInput};
 use o2c_domain::ports::{OrderRecord, OutboundMessage};
@@ -100,6 +100,11 @@ impl Step for CaptureStep {
         ]
     }
 
+    /// No capture starts once the merchant cancelled (the void reverses the authorization).
+    fn honours_cancel(&self) -> bool {
+        true
+    }
+
     fn in_progress(&self) -> OrderState {
         OrderState::Capturing
     }
@@ -166,7 +171,14 @@ impl Step for CaptureStep {
         )
     }
 
+    /// A capture that completed after a cancellation was recorded is refunded in full: the
+    /// cancellation command goes to the refunds consumer, which turns it into that refund.
     fn downstream(&self, record: &OrderRecord, _outcome: &FollowOnResult) -> Vec<OutboundMessage> {
-        SyncNudge::both(&record.order.id, "capture.recorded")
+        let mut out = Vec::new();
+        if let Some(intent) = &record.cancel {
+            out.push(cancel_command(&record.order.id, intent, EFFECT_KEY));
+        }
+        out.extend(SyncNudge::both(&record.order.id, "capture.recorded"));
+        out
     }
 }

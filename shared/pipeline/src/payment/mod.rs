@@ -17,7 +17,7 @@ use o2c_domain::recipe::{FailureClass, StepError};
 use o2c_domain::routing::{Decision, Observation};
 use o2c_domain::Order;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where an order's payment goes: a named route (merchant id / processor profile) and its
 /// gateway.
@@ -80,18 +80,48 @@ impl Router for SingleRoute {
     }
 }
 
+/// Time kept between an external call's deadline and the invocation's: enough to record the
+/// call's outcome and send the next message before the Lambda is stopped.
+pub const CALL_SAFETY_MARGIN: Duration = Duration::from_secs(2);
+
 /// What every payment step needs.
 #[derive(Clone)]
 pub struct PaymentContext {
     pub router: Arc<dyn Router>,
-    /// How long one external call (with its retries) may take; keep it under the function's
-    /// timeout so a retry never outlives the invocation.
+    /// How long one external call (with its retries) may take at most (derived from
+    /// `FUNCTION_TIMEOUT_SECS`); the invocation's deadline, when known, cuts it shorter.
     pub call_budget: Duration,
+    /// The deadline of the invocation being served (from the Lambda context); `None` without
+    /// one (the local bridge, tests), and outside an invocation. Set per message with
+    /// [`PaymentContext::for_invocation`].
+    pub invocation_deadline: Option<Instant>,
 }
 
 impl PaymentContext {
+    /// This context within an invocation that must end by `deadline`.
+    pub fn for_invocation(&self, deadline: Option<Instant>) -> PaymentContext {
+        PaymentContext {
+            invocation_deadline: deadline,
+            ..self.clone()
+        }
+    }
+
+    /// When the next external call (all its retries included) must be finished:
+    /// `min(now + call_budget, invocation deadline − CALL_SAFETY_MARGIN)`. The connectors'
+    /// retry policy starts no retry (nor its sleep) that cannot finish before it.
     pub fn deadline(&self) -> Deadline {
-        Deadline::within(self.call_budget)
+        self.deadline_at(Instant::now())
+    }
+
+    fn deadline_at(&self, now: Instant) -> Deadline {
+        let own = now + self.call_budget;
+        match self.invocation_deadline {
+            None => Deadline::at(own),
+            Some(end) => {
+                let cut = end.checked_sub(CALL_SAFETY_MARGIN).unwrap_or(now).max(now);
+                Deadline::at(own.min(cut))
+            }
+        }
     }
 
     /// The route the order's authorization used.
@@ -138,4 +168,53 @@ pub fn attempt(record: &OrderRecord) -> u32 {
 /// A Cybersource error as the recipe sees it.
 pub fn step_error(e: CybersourceError) -> StepError {
     e.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(budget: Duration, invocation: Option<Instant>) -> PaymentContext {
+        PaymentContext {
+            router: Arc::new(SingleRoute(Route {
+                name: "r".into(),
+                gateway: Arc::new(o2c_connectors::cybersource::fake::FakeGateway::new()),
+            })),
+            call_budget: budget,
+            invocation_deadline: invocation,
+        }
+    }
+
+    #[test]
+    fn a_calls_deadline_is_its_budget_cut_by_the_invocations_deadline_less_the_margin() {
+        let now = Instant::now();
+        let budget = Duration::from_secs(20);
+        // No invocation deadline: the budget (from FUNCTION_TIMEOUT_SECS) alone.
+        assert_eq!(
+            ctx(budget, None).deadline_at(now),
+            Deadline::at(now + budget)
+        );
+        // A far invocation deadline: still the budget.
+        let far = now + Duration::from_secs(900);
+        assert_eq!(
+            ctx(budget, Some(far)).deadline_at(now),
+            Deadline::at(now + budget)
+        );
+        // A near one: the invocation's deadline less the safety margin.
+        let near = now + Duration::from_secs(5);
+        assert_eq!(
+            ctx(budget, Some(near)).deadline_at(now),
+            Deadline::at(near - CALL_SAFETY_MARGIN)
+        );
+        // Closer than the margin: no time at all (never in the past).
+        let closer = now + Duration::from_secs(1);
+        assert_eq!(
+            ctx(budget, Some(closer)).deadline_at(now),
+            Deadline::at(now)
+        );
+        // for_invocation sets it per message and leaves the rest alone.
+        let c = ctx(budget, None).for_invocation(Some(near));
+        assert_eq!(c.invocation_deadline, Some(near));
+        assert_eq!(c.call_budget, budget);
+    }
 }

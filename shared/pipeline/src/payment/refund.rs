@@ -8,7 +8,7 @@
 
 use super::capture::found_follow_on;
 use super::{reference, step_error, PaymentContext};
-use crate::messages::{short_hash, SyncNudge};
+use crate::messages::{cancel_command, short_hash, SyncNudge};
 use async_trait::async_trait;
 use o2c_connectors::cybersource::{FollowOnResult, Operation, RefundInput as CybsRefund};
 use o2c_domain::ports::{OrderRecord, OutboundMessage};
@@ -201,10 +201,20 @@ impl Step for RefundStep {
         )
     }
 
+    /// A cancellation recorded while a partial refund (a return) ran: the rest is refunded too.
     fn downstream(&self, record: &OrderRecord, outcome: &RefundOutcome) -> Vec<OutboundMessage> {
-        SyncNudge::both(
+        let mut out = Vec::new();
+        if let Some(intent) = record
+            .cancel
+            .as_ref()
+            .filter(|_| !outcome.remaining.is_zero())
+        {
+            out.push(cancel_command(&record.order.id, intent, "refund"));
+        }
+        out.extend(SyncNudge::both(
             &record.order.id,
             &format!("refund.recorded.{}", outcome.refund_id),
-        )
+        ));
+        out
     }
 }

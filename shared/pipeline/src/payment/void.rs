@@ -45,9 +45,16 @@ impl Step for VoidStep {
         ]
     }
 
-    /// A cancellation can arrive while the authorization is still running: wait for it.
+    /// A cancellation can arrive while the authorization is still running: wait for it. And a
+    /// capture can record between the consumer's look at the order and this claim: then the
+    /// cancellation is retried, and the consumer turns it into a refund (never a dead letter).
     fn wait_states(&self) -> &'static [OrderState] {
-        &[OrderState::Received, OrderState::Authorizing]
+        &[
+            OrderState::Received,
+            OrderState::Authorizing,
+            OrderState::Captured,
+            OrderState::PartiallyRefunded,
+        ]
     }
 
     /// Nothing held any more.

@@ -1,10 +1,12 @@
-//! Wiring for the two scheduled binaries: build each poller from its configuration and the AWS
+//! Wiring for the scheduled binaries: build each poller from its configuration and the AWS
 //! adapters, reading credentials from Secrets Manager at cold start.
 
+use super::catchup::{CatchUpSettings, ClarityCatchUp};
 use super::chargeback::{ChargebackPoller, ChargebackSettings};
 use super::erp::{ErpPollSettings, ErpPoller};
 use super::StoreCursor;
 use crate::app::{cybersource_credentials, secret_id};
+use crate::intake::Intake;
 use o2c_connectors::clarity::{ClarityClient, ClarityCredentials};
 use o2c_connectors::cybersource::{ClientConfig, CybersourceClient};
 use o2c_connectors::mapping::netsuite::ErpMapping;
@@ -57,6 +59,7 @@ pub async fn chargeback_poller(
             store: store.clone(),
         }),
         store,
+        references: adapters.store.clone(),
         gateway: Arc::new(gateway),
         clarity: Arc::new(clarity(&config, &adapters).await?),
         erp: Arc::new(netsuite(&config, &adapters).await?),
@@ -93,5 +96,31 @@ pub async fn erp_poller(
         clarity: Arc::new(clarity(&config, &adapters).await?),
         clock: Arc::new(SystemClock),
         settings: ErpPollSettings::default(),
+    }))
+}
+
+/// The clarity-catchup: Clarity's order list → the webhook's intake (orders queue).
+pub async fn clarity_catchup(
+    config: FunctionConfig,
+    adapters: Adapters,
+    settings: CatchUpSettings,
+) -> Result<Arc<ClarityCatchUp>, Error> {
+    let store: Arc<dyn OrderStore> = adapters.store.clone();
+    let clock = Arc::new(SystemClock);
+    Ok(Arc::new(ClarityCatchUp {
+        cursor: Arc::new(StoreCursor {
+            store: store.clone(),
+        }),
+        intake: Intake {
+            store: store.clone(),
+            publisher: adapters.publisher.clone(),
+            clock: clock.clone(),
+            // As the webhook's (`app::clarity_webhook`); the catch-up records no event ids.
+            remember: std::time::Duration::from_secs(7 * 24 * 3600),
+        },
+        store,
+        clarity: Arc::new(clarity(&config, &adapters).await?),
+        clock,
+        settings,
     }))
 }

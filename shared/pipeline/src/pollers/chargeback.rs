@@ -6,9 +6,10 @@
 //!
 //! 1. **Which dispute, which order.** The chargeback id is `cb-<transaction id>` (the report's
 //!    `requestId`: one dispute per disputed transaction, stable over the dispute's later rows).
-//!    The order is our `clientReferenceInformation.code` (`merchantReferenceNumber`,
-//!    `<order>-auth` / `<order>-cap`) minus its last `-suffix`, and the transaction must be that
-//!    order's authorization or capture. What the row says is read from `action` by
+//!    The order is found through the reference index ([`crate::references`]): the transaction
+//!    id, else our `clientReferenceInformation.code` (`merchantReferenceNumber`; hashed for order
+//!    ids over 45 characters) — parsing `<order>-<suffix>` only for orders from before the index
+//!    — and the transaction must be that order's authorization or capture. What the row says is read from `action` by
 //!    [`dispute_event`]: opened, won, lost, or informational (retrievals, representments).
 //! 2. **Recorded once**: a conditional put of `IDEM#chargeback#<chargeback id>:<event>` with the
 //!    row's hash (TTL ~13 months). The first sighting is logged; the record is an audit trail,
@@ -22,8 +23,9 @@
 //!    `customerRefund` `o2c-cb-<txn>` ([`chargeback_record`]), the Salesforce Case keyed
 //!    `cb-<txn>` ([`dispute_case`]), and Clarity's status from the one status table
 //!    (`Disputed → on_hold`, `DisputeWon → payment_received`, `DisputeLost → payment_failed`)
-//!    with a reason, plus `dispute*` metadata. Clarity §4.5 forbids those moves from `shipped`,
-//!    `completed` and `cancelled`: such an order keeps its status and gets the metadata only.
+//!    with a shopper-safe reason from the one reason table (`CUSTOMER_REASONS`), plus
+//!    `dispute*` metadata. Clarity §4.5 forbids those moves from `shipped`, `completed` and
+//!    `cancelled`: such an order keeps its status and gets the metadata only.
 //! 5. **Done marker**: one conditional write records the effect `chargeback:<id>:<event>` on the
 //!    order, links the ERP and CRM ids into the chargeback and appends `chargeback.synced`.
 //!    A row whose marker is there is finished: polling it again reads the order and stops.
@@ -50,17 +52,20 @@
 
 use super::{event_time, offset_date_time, Lookback, PollCursor, Window};
 use crate::messages::short_hash;
+use crate::references::order_of_reference;
 use o2c_connectors::clarity::dto::{ClarityStatus, OrderPatch};
 use o2c_connectors::clarity::{valid_idempotency_key, ClarityApi};
 use o2c_connectors::cybersource::{ChargebackReportEntry, Deadline, PaymentGateway};
-use o2c_connectors::mapping::clarity::{clarity_status_for, clarity_transition_allowed};
+use o2c_connectors::mapping::clarity::{
+    clarity_status_for, clarity_transition_allowed, customer_status_reason,
+};
 use o2c_connectors::mapping::netsuite::{chargeback_record, dispute_status, ErpMapping};
 use o2c_connectors::mapping::salesforce::{dispute_case, CrmMapping};
 use o2c_connectors::netsuite::ErpApi;
 use o2c_connectors::salesforce::CrmApi;
 use o2c_domain::ports::{
     Change, ClaimChange, Clock, EffectRecord, Expect, IdempotencyRecord, OrderRecord, OrderStore,
-    PutOutcome, StoreError,
+    PutOutcome, ReferenceIndex, StoreError,
 };
 use o2c_domain::{
     Chargeback, ChargebackId, ChargebackStatus, ExternalIds, Money, Order, OrderId, OrderState,
@@ -147,7 +152,8 @@ pub fn dispute_event(action: Option<&str>) -> DisputeEvent {
 }
 
 /// The order id of one of our Cybersource references: `<order>-<suffix>` minus the suffix.
-/// (Long order ids are sent as a hash, `o2c<hash>-<suffix>`, which cannot be read back.)
+/// (Long order ids are sent as a hash, `o2c<hash>-<suffix>`, which cannot be read back: the
+/// poller asks the reference index first and keeps this for orders from before it.)
 pub fn order_id_of_reference(reference: &str) -> Option<OrderId> {
     let (order, suffix) = reference.rsplit_once('-')?;
     if suffix.is_empty() || order.is_empty() {
@@ -174,8 +180,22 @@ pub struct ChargebackRow {
 }
 
 impl ChargebackRow {
-    /// Read a row; `Err` says why it cannot be used (logged, skipped).
-    pub fn read(e: &ChargebackReportEntry) -> Result<ChargebackRow, String> {
+    /// Read a row whose order was looked up (`order_id`: `None` if none was found); `Err` says
+    /// why it cannot be used (logged, skipped).
+    pub fn read(
+        e: &ChargebackReportEntry,
+        order_id: Option<OrderId>,
+    ) -> Result<ChargebackRow, String> {
+        // Card data never enters (issue 12/5): every value of the row, decoded and normalised.
+        if let Some(at) = serde_json::to_value(&e.raw)
+            .ok()
+            .as_ref()
+            .and_then(o2c_domain::card::json_card_path)
+        {
+            return Err(format!(
+                "card data refused: the row holds a card-number-like value at {at}; skipped"
+            ));
+        }
         let txn = e
             .transaction_id
             .as_deref()
@@ -185,8 +205,11 @@ impl ChargebackRow {
         let chargeback_id = ChargebackId::new(format!("cb-{txn}"))
             .map_err(|_| format!("transaction id {txn:?} cannot name a chargeback"))?;
         let reference = e.reference.as_deref().unwrap_or_default();
-        let order_id = order_id_of_reference(reference).ok_or_else(|| {
-            format!("merchantReferenceNumber {reference:?} is not one of our references")
+        let order_id = order_id.ok_or_else(|| {
+            format!(
+                "neither transaction {txn} nor merchantReferenceNumber {reference:?} names one of \
+                 our orders"
+            )
         })?;
         let amount = e
             .amount
@@ -221,7 +244,8 @@ impl ChargebackRow {
         format!("chargeback:{}:{}", self.chargeback_id, event.as_str())
     }
 
-    /// Why the order changes, in an operator's words (timeline, Clarity reason, CRM notes).
+    /// Why the order changes, in an operator's words (timeline; never sent to Clarity, whose
+    /// reason comes from `mapping::clarity::CUSTOMER_REASONS`).
     pub fn reason(&self, event: DisputeEvent) -> String {
         let nature = self
             .nature
@@ -316,6 +340,8 @@ impl RowOutcome {
 /// The chargeback poller.
 pub struct ChargebackPoller {
     pub store: Arc<dyn OrderStore>,
+    /// Cybersource transaction id / reference → order.
+    pub references: Arc<dyn ReferenceIndex>,
     pub cursor: Arc<dyn PollCursor>,
     pub gateway: Arc<dyn PaymentGateway>,
     pub clarity: Arc<dyn ClarityApi>,
@@ -400,7 +426,11 @@ impl ChargebackPoller {
                     Deadline::within(self.settings.call_budget),
                 )
                 .await?;
-            out.extend(entries.iter().map(ChargebackRow::read));
+            for e in &entries {
+                // A store failure fails the run (the cursor stays; the next run reads again).
+                let order = self.order_of_row(e).await?;
+                out.push(ChargebackRow::read(e, order));
+            }
             from = to;
         }
         // Slices share their boundary instant: a row exactly on it comes twice.
@@ -410,6 +440,26 @@ impl ChargebackPoller {
             Err(_) => true,
         });
         Ok(out)
+    }
+
+    /// The order of a report row: its transaction (`requestId`) in the reference index, else its
+    /// `merchantReferenceNumber` ([`order_of_reference`]).
+    async fn order_of_row(&self, e: &ChargebackReportEntry) -> Result<Option<OrderId>, StoreError> {
+        let trimmed = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        if let Some(txn) = trimmed(&e.transaction_id) {
+            if let Some(order) = self.references.order_of(&txn).await? {
+                return Ok(Some(order));
+            }
+        }
+        match trimmed(&e.reference) {
+            Some(r) => order_of_reference(self.references.as_ref(), &r).await,
+            None => Ok(None),
+        }
     }
 
     /// One row: record it once, then apply its event.
@@ -605,6 +655,7 @@ impl ChargebackPoller {
                     claim: ClaimChange::Keep,
                     effect: None,
                     order: Some(order),
+                    cancel: None,
                     entry,
                 },
             )
@@ -637,7 +688,7 @@ impl ChargebackPoller {
             .await
             .map_err(|e| e.to_string())?;
         let clarity = self
-            .clarity_effect(order, chargeback, &row.reason(event), event, target)
+            .clarity_effect(order, chargeback, event, target)
             .await?;
         Ok(Synced {
             erp: erp.internal_id,
@@ -646,16 +697,18 @@ impl ChargebackPoller {
         })
     }
 
-    /// Clarity: the status of the one table (when §4.5 allows the move) with the reason, and the
-    /// dispute in `metadata` (always).
+    /// Clarity: the status of the one table (when §4.5 allows the move) with the shopper-safe
+    /// reason of the one reason table (never the chargeback's reason code, nature or
+    /// transaction: those stay on the timeline and in the CRM case), and the dispute in
+    /// `metadata` (always).
     async fn clarity_effect(
         &self,
         order: &Order,
         chargeback: &Chargeback,
-        reason: &str,
         event: DisputeEvent,
         target: OrderState,
     ) -> Result<String, String> {
+        let reason = customer_status_reason(target, None);
         let id = order
             .external
             .clarity
@@ -692,7 +745,7 @@ impl ChargebackPoller {
             }
             let patch = OrderPatch {
                 status,
-                status_reason: status.map(|_| reason.to_string()),
+                status_reason: status.and(reason.clone()),
                 payment: None,
                 metadata: Some(metadata.clone()),
             };
@@ -774,6 +827,7 @@ impl ChargebackPoller {
                     claim: ClaimChange::Keep,
                     effect: Some((marker.to_string(), effect)),
                     order: Some(order),
+                    cancel: None,
                     entry,
                 },
             )

@@ -103,6 +103,31 @@ pub struct ErpPoller {
 
 const WRITE_ATTEMPTS: usize = 4;
 
+/// The field of an ERP fulfilment holding a card-number-like value (issue 12/5), if any:
+/// every string the poller keeps of it.
+fn card_field(u: &FulfillmentUpdate) -> Option<&'static str> {
+    use o2c_domain::card::contains_card_number as card;
+    let f = &u.fulfillment;
+    let some = |v: &Option<String>| v.as_deref().is_some_and(card);
+    [
+        ("createdFrom.id", card(&u.sales_order_id)),
+        ("createdFrom.externalId", some(&u.sales_order_external_id)),
+        ("custbody_o2c_order_id", some(&u.order_id)),
+        ("id", card(&f.id)),
+        ("tranId", some(&f.tran_id)),
+        ("tranDate", some(&f.tran_date)),
+        ("shipStatus", some(&f.ship_status)),
+        ("shipMethod", some(&f.ship_method)),
+        (
+            "trackingNumbers",
+            f.tracking_numbers.iter().any(|t| card(t)),
+        ),
+        ("item.sku", f.lines.iter().any(|l| card(&l.sku))),
+    ]
+    .into_iter()
+    .find_map(|(name, hit)| hit.then_some(name))
+}
+
 impl ErpPoller {
     /// One scheduled (or operator) run; the answer summarises what reached Clarity.
     pub async fn run(&self, event: Value) -> Result<Value, Error> {
@@ -135,6 +160,19 @@ impl ErpPoller {
         report.fulfillments = updates.len();
         let mut by_order: BTreeMap<OrderId, Vec<ItemFulfillment>> = BTreeMap::new();
         for u in updates {
+            if let Some(field) = card_field(&u) {
+                // Card data never enters: the fulfilment is not stored nor sent on.
+                o2c_runtime::metrics::count(POLLER, "CardDataRefused");
+                tracing::error!(field, "ERP fulfilment refused: a card-number-like value");
+                let id = if field == "id" {
+                    ""
+                } else {
+                    u.fulfillment.id.as_str()
+                };
+                report.skip(json!({"fulfillment": id,
+                                   "reason": format!("card data refused at {field}; skipped")}));
+                continue;
+            }
             match order_of(&u) {
                 Some(id) => by_order.entry(id).or_default().push(u.fulfillment),
                 None => {
@@ -378,6 +416,7 @@ impl ErpPoller {
                         claim: ClaimChange::Keep,
                         effect: Some((marker.to_string(), effect)),
                         order: None,
+                        cancel: None,
                         entry,
                     },
                 )

@@ -5,9 +5,11 @@
 //!   DisputeLost`, an ERP record, a CRM case and Clarity `on_hold`, once per chargeback.
 //! - [`erp`]: NetSuite item fulfilments and inventory levels → Clarity shipments (with
 //!   tracking) and stock, once per fulfilment.
-//! - [`app`]: wiring for the two Lambda binaries.
+//! - [`catchup`]: Clarity's recently updated orders → every payable order whose
+//!   `order.created` webhook never reached us, through the webhook's own intake (alarmed).
+//! - [`app`]: wiring for the Lambda binaries.
 //!
-//! Both run on an EventBridge schedule (any JSON event; see each poller for the optional
+//! All run on an EventBridge schedule (any JSON event; see each poller for the optional
 //! fields an operator may send) and read a window `[cursor − overlap, now]`. The cursor is the
 //! end of the last window that finished ([`PollCursor`]); overlapping windows are harmless
 //! because every row is processed idempotently, so the overlap absorbs report latency and
@@ -15,6 +17,7 @@
 //! sees it again; a window never reaches further back than the poller's maximum look-back.
 
 pub mod app;
+pub mod catchup;
 pub mod chargeback;
 pub mod erp;
 

@@ -256,6 +256,24 @@ fn tms_instrument_needs_its_customer_id() {
 }
 
 #[test]
+fn only_pending_payment_is_payable_the_status_that_reads_as_received() {
+    let payable: Vec<ClarityStatus> = ClarityStatus::ALL
+        .into_iter()
+        .chain([ClarityStatus::Other])
+        .filter(|s| is_payable(*s))
+        .collect();
+    assert_eq!(payable, vec![ClarityStatus::PendingPayment]);
+    // The same as "Clarity's status means nothing was attempted yet" in the status table.
+    for s in ClarityStatus::ALL.into_iter().chain([ClarityStatus::Other]) {
+        assert_eq!(
+            is_payable(s),
+            domain_state_for(s) == Some(OrderState::Received),
+            "{s}"
+        );
+    }
+}
+
+#[test]
 fn the_status_table_is_one_consistent_table() {
     // Every domain state maps to at most one Clarity status, every Clarity status reads as
     // exactly one domain state.
@@ -425,5 +443,126 @@ fn a_return_request_becomes_a_refund() {
     assert_eq!(
         refund_from_return(&bad, &o).unwrap_err().failure_class(),
         FailureClass::Validation
+    );
+}
+
+#[test]
+fn customer_reasons_are_one_table_of_shopper_safe_messages() {
+    use crate::cybersource::PaymentOutcome as P;
+    let cases = [
+        ReasonCase::Declined,
+        ReasonCase::AuthenticationRequired,
+        ReasonCase::NotCompleted,
+        ReasonCase::UnderReview,
+        ReasonCase::Cancelled,
+        ReasonCase::Disputed,
+        ReasonCase::DisputeWon,
+        ReasonCase::DisputeLost,
+    ];
+    // One row per case, codes unique.
+    assert_eq!(CUSTOMER_REASONS.len(), cases.len());
+    for case in cases {
+        assert_eq!(
+            CUSTOMER_REASONS.iter().filter(|r| r.case == case).count(),
+            1,
+            "{case:?}"
+        );
+    }
+    let mut codes: Vec<_> = CUSTOMER_REASONS.iter().map(|r| r.code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), CUSTOMER_REASONS.len(), "codes are unique");
+
+    for r in CUSTOMER_REASONS {
+        assert!(
+            !r.code.is_empty() && r.code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{r:?}: the code is [a-z_]+"
+        );
+        let text = r.status_reason();
+        assert_eq!(text.split_once(": "), Some((r.code, r.message)));
+        let lower = text.to_lowercase();
+        assert!(!text.chars().any(|c| c.is_ascii_digit()), "{r:?}: a digit");
+        for word in [
+            "fraud",
+            "decision manager",
+            "route",
+            "risk",
+            "screen",
+            "merchant",
+            "cybersource",
+            "reject",
+            "chargeback",
+        ] {
+            assert!(!lower.contains(word), "{r:?}: says {word:?}");
+        }
+        // No Cybersource-style reason code (PROCESSOR_DECLINED, DECISION_PROFILE_REJECT, …).
+        let caps = text
+            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(caps < 2, "{r:?}: an upper-case code");
+        assert!(r.message.len() <= 100, "{r:?}: short");
+    }
+
+    // Which situation each state (and authorization outcome) is.
+    let declined = P::Declined {
+        reason: "PROCESSOR_DECLINED".into(),
+    };
+    let reason = reason_case_for;
+    assert_eq!(
+        reason(S::Declined, Some(&declined)),
+        Some(ReasonCase::Declined)
+    );
+    assert_eq!(
+        reason(S::Declined, Some(&P::NeedsAuthentication)),
+        Some(ReasonCase::AuthenticationRequired)
+    );
+    for o in [
+        Some(P::Invalid {
+            reason: "INVALID_DATA".into(),
+        }),
+        Some(P::Unknown { raw: "X".into() }),
+        Some(P::RejectedByFraud),
+        None,
+    ] {
+        assert_eq!(
+            reason(S::Declined, o.as_ref()),
+            Some(ReasonCase::NotCompleted),
+            "{o:?}"
+        );
+    }
+    assert_eq!(
+        reason(S::Rejected, Some(&P::RejectedByFraud)),
+        Some(ReasonCase::NotCompleted)
+    );
+    assert_eq!(
+        reason(S::Rejected, Some(&P::Review)),
+        Some(ReasonCase::NotCompleted),
+        "review rejected: the same words as a reject"
+    );
+    assert_eq!(
+        reason(S::PendingReview, Some(&P::Review)),
+        Some(ReasonCase::UnderReview)
+    );
+    assert_eq!(reason(S::Voided, None), Some(ReasonCase::Cancelled));
+    assert_eq!(reason(S::Disputed, None), Some(ReasonCase::Disputed));
+    assert_eq!(reason(S::DisputeWon, None), Some(ReasonCase::DisputeWon));
+    assert_eq!(reason(S::DisputeLost, None), Some(ReasonCase::DisputeLost));
+    for s in [S::Received, S::Authorized, S::Captured, S::Refunded] {
+        assert_eq!(reason(s, Some(&P::Approved)), None, "{s}");
+    }
+    // Every state Clarity shows as a failure or hold has a reason.
+    for s in OrderState::ALL {
+        if matches!(
+            clarity_status_for(s),
+            Some(C::PaymentFailed | C::OnHold | C::Cancelled)
+        ) {
+            assert!(customer_status_reason(s, None).is_some(), "{s}");
+        }
+    }
+    assert_eq!(
+        customer_status_reason(S::PendingReview, Some(&P::Review)).as_deref(),
+        Some("order_review: The order is under review.")
     );
 }
