@@ -9,6 +9,9 @@ by single spaces or dashes; the whole run must be 13-19 digits, so a window insi
 number is not a match). `tests/tests/bad_input.rs` cross-checks the two implementations on
 shared and random cases.
 
+The simulators (infra/local/simulators/simkit.py `find_pan`) refuse request bodies by this same
+rule: they import this module, so keep it importable without boto3 (imported lazily below).
+
     infra/.venv/bin/python infra/local/cardscan.py                      # the local stack
     infra/.venv/bin/python infra/local/cardscan.py --env-file ENV LOG...  # another env, + logs
     infra/.venv/bin/python infra/local/cardscan.py --no-aws LOG...        # logs only
@@ -99,6 +102,13 @@ def luhn(digits: list[int]) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn check of a string of ASCII digits 0-9 (no separators). For code that mints
+    identifiers which must never pass it (the simulators); whether a text holds a card number is
+    `find_card_number`'s question, not this one's."""
+    return luhn([ord(ch) - 48 for ch in digits])
 
 
 def decimal_value(ch: str) -> int | None:

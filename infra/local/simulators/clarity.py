@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Clarity eCommerce simulator: the ASSUMED "Clarity Integration API v1" (reference clarity.md §4).
+"""Clarity eCommerce simulator: the ASSUMED "Clarity Integration API v1" (shared/connectors/CLARITY_ASSUMED.md).
 
 Loopback only, standard library only. Speaks:
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""NetSuite SuiteTalk REST simulator (reference clarity.md §5). Loopback only.
+"""NetSuite SuiteTalk REST simulator (shared/connectors/ERP_CRM_ASSUMED.md). Loopback only.
 
 * `POST /services/rest/auth/oauth2/v1/token` — OAuth 2.0 client credentials with a JWT client
   assertion (`client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`).

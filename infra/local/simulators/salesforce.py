@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Salesforce REST simulator for fraud Cases (reference clarity.md §6). Loopback only, stdlib only.
+"""Salesforce REST simulator for fraud Cases (shared/connectors/ERP_CRM_ASSUMED.md). Loopback only, stdlib only.
 
 * `POST /services/oauth2/token` — OAuth 2.0 client credentials (`client_id`/`client_secret` form
   fields or HTTP Basic); answers `access_token`, `instance_url`, `id`, `token_type: Bearer`,

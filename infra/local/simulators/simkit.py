@@ -9,11 +9,15 @@ same directory. It holds what the three have in common:
 * a loopback-only HTTP handler base: body reading (incl. chunked), JSON replies, connection drop,
   the common `/__admin/` calls (health, state, reset, faults, config);
 * server construction on a ThreadingHTTPServer and a standalone `main` runner;
-* card-number (PAN) detection, RFC 3339 helpers.
+* card-number (PAN) refusal by the one shared rule (infra/local/cardscan.py, the mirror of
+  shared/domain/src/card.rs), RFC 3339 helpers.
+
+cybersource.py (with its cybs_*.py modules) builds on it too.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import json
 import os
@@ -32,6 +36,25 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_SECRETS = HERE.parent / "secrets.local.json"
 ADMIN_CT = "application/json"
+
+
+def _load_cardscan():
+    """infra/local/cardscan.py as the module `cardscan`, whoever imports simkit (a simulator run as a
+    script, sandbox.py, a test): loaded by path, so nothing else of infra/local joins sys.path."""
+    mod = sys.modules.get("cardscan")
+    if mod is None:
+        spec = importlib.util.spec_from_file_location("cardscan", HERE.parent / "cardscan.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["cardscan"] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except BaseException:
+            del sys.modules["cardscan"]
+            raise
+    return mod
+
+
+cardscan = _load_cardscan()
 
 # --------------------------------------------------------------------------------------------
 # time, secrets, card numbers
@@ -84,41 +107,19 @@ def load_secret(path: str | os.PathLike | None, key: str, required: tuple[str, .
     return secret
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-# a contiguous 13-19 digit run, or the usual printed groupings (4-4-4-4[-3], 4-6-5) with spaces or
-# hyphens; longer digit runs (Cybersource 22-digit transaction ids) never match
-_PAN = re.compile(r"(?<![\d])(?:\d{13,19}|\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{5})(?![\d])")
-
-
-def find_pan(obj, path: str = "") -> str | None:
-    """Path of the first string/number that looks like a card number (13-19 digits, Luhn)."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            hit = find_pan(v, f"{path}.{k}" if path else str(k))
-            if hit:
-                return hit
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            hit = find_pan(v, f"{path}[{i}]")
-            if hit:
-                return hit
-    elif isinstance(obj, (str, int)) and not isinstance(obj, bool):
-        for m in _PAN.finditer(str(obj)):
-            digits = re.sub(r"[ -]", "", m.group(0))
-            if 13 <= len(digits) <= 19 and luhn_ok(digits):
-                return path or "$"
-    return None
+def find_pan(obj) -> str | None:
+    """Where the first card number of a parsed JSON body is (`a.b[0].c`, `a.<key>` for a key,
+    `$` for a bare scalar), by the shared rule: `cardscan.json_hits`, which walks every key,
+    string and number (keys in sorted order) and asks `cardscan.find_hits` of each -- the rule
+    of shared/domain/src/card.rs, checked by both sides against infra/local/cardscan_cases.json.
+    None when there is none. The path is cardscan's JSON path without its leading `$`."""
+    first = next(cardscan.json_hits(obj), None)
+    if first is None:
+        return None
+    path = first[0]
+    if path.startswith("$."):
+        return path[2:]
+    return path[1:] if path.startswith("$[") else path
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,10 +280,12 @@ class BaseSim:
 
 
 class AdminError(Exception):
-    def __init__(self, status: int, message: str, **extra):
+    """An admin answer other than 200: `{"error": message, **extra}`, or `body` as given."""
+
+    def __init__(self, status: int, message: str, body: dict | None = None, **extra):
         super().__init__(message)
         self.status = status
-        self.body = {"error": message, **extra}
+        self.body = body if body is not None else {"error": message, **extra}
 
 
 class SimHandler(BaseHTTPRequestHandler):
@@ -371,7 +374,7 @@ class SimHandler(BaseHTTPRequestHandler):
     def _dispatch(self):
         try:
             if not ipaddress.ip_address(self.client_address[0]).is_loopback:
-                self.send_json(403, {"error": "loopback clients only"})
+                self.send_forbidden()
                 return
             raw = self.read_body()
             split = urllib.parse.urlsplit(self.path)
@@ -382,13 +385,21 @@ class SimHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         except Exception as e:  # noqa: BLE001 - a simulator bug must be visible, not a hung client
-            import traceback
-            traceback.print_exc(file=sys.stderr)
-            sys.stderr.write(f"{self.sim.name}-sim internal error: {type(e).__name__}: {e}\n")
             try:
-                self.send_json(500, {"error": "simulator internal error", "detail": f"{type(e).__name__}: {e}"})
+                self.send_internal_error(e)
             except OSError:
                 pass
+
+    def send_forbidden(self):
+        """The answer to a non-loopback client."""
+        self.send_json(403, {"error": "loopback clients only"}, ADMIN_CT)
+
+    def send_internal_error(self, e: Exception):
+        """Log a simulator bug and answer it (subclasses may shape the body)."""
+        import traceback
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.write(f"{self.sim.name}-sim internal error: {type(e).__name__}: {e}\n")
+        self.send_json(500, {"error": "simulator internal error", "detail": f"{type(e).__name__}: {e}"})
 
     # ---------------------------------------------------------------- admin
     def _admin(self, split, raw: bytes):
@@ -398,10 +409,10 @@ class SimHandler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError):
-            self.send_json(400, {"error": "body is not JSON"})
+            self.send_json(400, {"error": "body is not JSON"}, ADMIN_CT)
             return
         if not isinstance(body, dict):
-            self.send_json(400, {"error": "body must be a JSON object"})
+            self.send_json(400, {"error": "body must be a JSON object"}, ADMIN_CT)
             return
         try:
             status, obj = self.route_admin_common(method, path, query, body)
@@ -409,7 +420,7 @@ class SimHandler(BaseHTTPRequestHandler):
             status, obj = e.status, e.body
         except (ValueError, TypeError, KeyError) as e:
             status, obj = 400, {"error": f"{type(e).__name__}: {e}"}
-        self.send_json(status, obj)
+        self.send_json(status, obj, ADMIN_CT)
 
     def route_admin_common(self, method, path, query, body):
         sim = self.sim

@@ -2,7 +2,7 @@
 """Tests for the Cybersource simulator (infra/local/simulators/cybersource.py).
 
 Starts the simulator as a subprocess on a free loopback port (--port 0) and talks to it with a
-small HTTP-signature client written here, independently, from the reference (§1.2-§1.4): it does
+small HTTP-signature client written here, independently, from docs/cybersource.md §1: it does
 not import the simulator. Standard library only:
 
     python3 infra/local/simulators/test_cybersource_sim.py -v
@@ -39,7 +39,7 @@ AS_B = {"merchant_id": MID_B, "key_id": CREDS_B["key_id"], "secret_b64": CREDS_B
 
 
 # ------------------------------------------------------------------------------------------
-# independent client (reference §1)
+# independent client (docs/cybersource.md §1)
 # ------------------------------------------------------------------------------------------
 
 def imf_date(dt: datetime | None = None) -> str:
@@ -49,7 +49,7 @@ def imf_date(dt: datetime | None = None) -> str:
 def signed_headers(method: str, target: str, body: bytes | None, host: str, *, merchant_id=None,
                    key_id=None, secret_b64=None, date=None, sign_body: bytes | None = None,
                    request_target_name="request-target") -> dict:
-    """Headers per reference §1.2-§1.4: host, date, request-target, [digest], v-c-merchant-id."""
+    """Headers per docs/cybersource.md §1: host, date, request-target, [digest], v-c-merchant-id."""
     merchant_id = merchant_id or CREDS["merchant_id"]
     key_id = key_id or CREDS["key_id"]
     secret_b64 = secret_b64 or CREDS["shared_secret_b64"]
@@ -108,7 +108,7 @@ class Client:
 
 
 def verify_v_c_signature(header: str, raw_body: bytes, key_id: str, key_b64: str) -> bool:
-    """Reference §3.4: parts split on ';', each on the first '='; HMAC-SHA256 over
+    """docs/cybersource.md §3.4: parts split on ';', each on the first '='; HMAC-SHA256 over
     t + '.' + compact JSON of body.payload (JSON.stringify), keyId must match."""
     parts = dict(p.split("=", 1) for p in header.strip().strip(";").split(";") if "=" in p)
     if parts.get("keyId") != key_id:
@@ -482,6 +482,40 @@ class SimulatorTest(unittest.TestCase):
         status, data = self.c.call("POST", "/pts/v2/payments", body)
         self.assert_invalid(status, data, "INVALID_DATA")
         self.assertEqual(self.ledger(), [])
+
+    def test_card_number_rule_is_the_shared_table(self):
+        """The simulator refuses exactly what the shared card-number rule calls a card number: every
+        case of infra/local/cardscan_cases.json (the table shared/domain/src/card.rs and
+        infra/local/cardscan.py pass) sent as a string member, and every JSON-document case as a
+        nested member whose expected location becomes the refused field."""
+        cases = json.loads((HERE.parent / "cardscan_cases.json").read_text())["cases"]
+        checked = refused = 0
+        for n, case in enumerate(cases):
+            body = auth_body(f"CASE-{n}")
+            if case.get("json"):
+                if not case["at"] or case["at"].startswith("$"):
+                    try:
+                        body["x"] = json.loads(case["text"])
+                    except ValueError:
+                        continue
+                    want = None if case["at"] is None else "x" + case["at"][1:]
+                else:
+                    continue  # a location in the raw text (`byte N`): no parsed member to send
+            else:
+                body["orderInformation"]["billTo"]["address2"] = case["text"]
+                want = "orderInformation.billTo.address2" if case["hit"] else None
+            status, data = self.c.call("POST", "/pts/v2/payments", body)
+            label = f"case {n} {case.get('note', '')}: {case['text']!r}"
+            if want is None:
+                self.assertEqual(status, 201, f"{label}: {data}")
+            else:
+                self.assert_invalid(status, data, "INVALID_DATA")
+                self.assertEqual(data["details"][0]["field"], want, label)
+                refused += 1
+            checked += 1
+        self.assertGreater(checked, 140)
+        self.assertGreater(refused, 50)
+        self.assertLess(refused, checked - 50)
 
     # -------------------------------------------------------------------- Decision Manager
     def test_dm_triggers(self):

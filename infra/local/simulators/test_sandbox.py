@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa  # noqa: E402
 # ------------------------------------------------------------------------------------------
 
 def clarity_signature(secret: str, timestamp: str, raw: bytes) -> str:
-    """Reference §4.9: hex(HMAC-SHA256(secret, ASCII(timestamp) || "." || raw body))."""
+    """shared/connectors/CLARITY_ASSUMED.md (webhook signatures): hex(HMAC-SHA256(secret, ASCII(timestamp) || "." || raw body))."""
     return hmac.new(secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
 
 
@@ -363,6 +363,26 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual(self.clarity("PUT", cpath, token, {**cust, "phone": "+1 555 0100"}).json["version"], 2)
         self.assert_problem(self.clarity("PUT", "/api/v1/customers/NOPE", token, cust, {"If-Match": '"1"'}), 412,
                             "precondition_failed")
+
+    def test_card_number_rule_is_the_shared_table(self):
+        """Clarity refuses (422, the field named) exactly the texts the shared card-number rule calls
+        a card number: every plain-text case of infra/local/cardscan_cases.json, the table
+        shared/domain/src/card.rs and infra/local/cardscan.py pass. NetSuite and Salesforce use the
+        same finder (simkit.find_pan)."""
+        cases = [c for c in json.loads((HERE.parent / "cardscan_cases.json").read_text())["cases"]
+                 if not c.get("json")]
+        self.assertGreater(len(cases), 100)
+        order = self.new_order()
+        path = f"/api/v1/orders/{order['id']}"
+        token = self.clarity_token()
+        for n, case in enumerate(cases):
+            label = f"case {n} {case.get('note', '')}: {case['text']!r}"
+            r = self.clarity("PATCH", path, token, {"metadata": {"note": case["text"]}})
+            if case["hit"]:
+                self.assertEqual(r.status, 422, f"{label}: {r.raw}")
+                self.assertEqual([e["field"] for e in r.json["errors"]], ["metadata.note"], label)
+            else:
+                self.assertEqual(r.status, 200, f"{label}: {r.raw}")
 
     def test_clarity_status_transitions_and_noop_patch(self):
         order = self.new_order()
