@@ -5,10 +5,10 @@ The two API Gateway (HTTP API, payload 2.0) webhook events are signed with the L
 secrets of infra/local/secrets.local.json and a fresh timestamp:
 
   * apigw-clarity-order-webhook.json: `X-Clarity-Signature: v1=hex(HMAC-SHA256(webhook_secret,
-    timestamp + "." + raw body))` (clarity.md 4.9; accepted for 300 s either side of now);
+    timestamp + "." + raw body))` (CLARITY_ASSUMED.md §4.9; accepted for 300 s either side of now);
   * apigw-cybersource-notification.json: `v-c-signature: t=<ms>;keyId=<webhook_key_id>;sig=
     base64(HMAC-SHA256(b64decode(webhook_secret_b64), t + "." + compact JSON of body.payload))`
-    (cybersource.md 3.4; the receiver accepts signatures up to one hour old).
+    (docs/cybersource.md §3.4; the receiver accepts signatures up to one hour old).
 
 Signatures expire, so regenerate right before invoking:
 
@@ -133,7 +133,7 @@ def schedule_event(rule: str) -> dict:
 
 
 def clarity_order(order_id: str, created: str) -> dict:
-    """A full Clarity Order (clarity.md 4.4): 2 x 12.50 + 2.00 tax + 5.00 shipping = 32.00 USD.
+    """A full Clarity Order (CLARITY_ASSUMED.md §4.4): 2 x 12.50 + 2.00 tax + 5.00 shipping = 32.00 USD.
     Sandbox identities only; the instrument is a Cybersource transient token, never a PAN."""
     address = {"firstName": "Pat", "lastName": "Buyer", "line1": "1 Main St", "city": "Austin",
                "region": "TX", "postalCode": "78701", "countryCode": "US",
@@ -159,7 +159,7 @@ def signed_events(secrets: dict, order_id: str, event_id: str, now_ms: int) -> d
     now_s = now_ms // 1000
     iso = datetime.fromtimestamp(now_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    # Clarity order.created (clarity.md 4.9)
+    # Clarity order.created (CLARITY_ASSUMED.md §4.9)
     clar = secrets["ClaritySecret"]
     envelope = {"id": event_id, "type": "order.created", "occurredAt": iso,
                 "payload": {"order": clarity_order(order_id, iso)}}
@@ -175,7 +175,7 @@ def signed_events(secrets: dict, order_id: str, event_id: str, now_ms: int) -> d
         "User-Agent": "clarity-sim-webhooks/1.0",
     }, raw, now_ms, f"local-{event_id}")
 
-    # Cybersource Decision Manager case accepted (cybersource.md 3.3/3.4)
+    # Cybersource Decision Manager case accepted (docs/cybersource.md §3.3/§3.4)
     cybs = secrets["CybersourceSecret"]
     org = cybs["merchant_id"]
     payload = {"data": {"id": "7000000000000000001001", "type": "decision", "version": "1.0",
@@ -228,7 +228,7 @@ def static_events(order_id: str) -> dict[str, dict]:
 
 
 # --------------------------------------------------------------------------- self-check
-CLARITY_VECTOR = (  # clarity.md 4.9 test vector
+CLARITY_VECTOR = (  # CLARITY_ASSUMED.md §4.9 signature check value
     "whsec_test_clarity_0123456789abcdef", "1717243200",
     '{"id":"evt_0001","type":"order.created","occurredAt":"2024-06-01T12:00:00Z",'
     '"payload":{"order":{"id":"ORD-1001","status":"pending_payment"}}}',
@@ -239,7 +239,7 @@ def check(secrets: dict, out_dir: Path) -> list[str]:
     problems = []
     secret, ts, body, want = CLARITY_VECTOR
     if clarity_signature(secret, ts, body.encode()) != want:
-        problems.append("clarity signer disagrees with the clarity.md 4.9 vector")
+        problems.append("clarity signer disagrees with the CLARITY_ASSUMED.md §4.9 vector")
     vectors = REPO.parent / "shared" / "vectors" / "cybersource-webhook-signature.json"
     if vectors.exists():
         for v in json.loads(vectors.read_text())["vectors"]:

@@ -3,7 +3,7 @@
 #   1. cold start (process start → first Runtime API /next poll) of every function binary vs a
 #      Python handler importing Cybersource's official SDK, under one local Runtime API stub
 #   2. Cybersource HTTP Signature signing: ours (criterion) vs the official Python SDK's signer,
-#      on the golden vectors (read from $CYBS_VECTORS_DIR, default ../shared/vectors)
+#      on the golden vectors (shared/connectors/tests/vectors/, or $CYBS_VECTORS_DIR)
 #   3. billable DynamoDB + SQS requests per happy-path order and the cost per million orders
 #   4. throughput and p50/p99 latency, webhook → Clarity payment_received, of N orders submitted
 #      concurrently, with the CPU time of every process of the run by group (ours, local AWS,

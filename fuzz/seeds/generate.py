@@ -108,9 +108,9 @@ write("clarity_mapping", "refund_only.json",
       compact({"order": order, "return": with_(ret, lines=[], shippingRefund=None, refundAmount="32.00")}))
 
 # ----------------------------------------------------------------- Cybersource notifications
-# The shared golden vectors live outside the repository; their bodies are already committed as
-# vector_*.json, so a missing file only skips them.
-VECTORS = Path("/work/shared/vectors/cybersource-webhook-signature.json")
+# The golden webhook vectors' bodies (in-repo copies, shared/connectors/tests/vectors/); their
+# seeds are committed as vector_*.json too, so a missing file only skips them.
+VECTORS = ROOT / "shared/connectors/tests/vectors/cybersource-webhook-signature.json"
 vectors = json.loads(VECTORS.read_text()) if VECTORS.exists() else {"vectors": []}
 for v in vectors.get("vectors", []):
     raw = v.get("input", {}).get("raw_body")

@@ -182,8 +182,8 @@ def section_signing(ours: dict[str, float], sdk: dict, lines: list[str]):
     lines += [
         "## 2. Cybersource HTTP Signature: ours vs the official Python SDK, same vectors",
         "",
-        f"All {n} vectors of `shared/vectors/cybersource-http-signature.json`, read at run time "
-        "(`CYBS_VECTORS_DIR`, never copied); before timing, both sides reproduce every vector's "
+        f"All {n} vectors of `shared/connectors/tests/vectors/cybersource-http-signature.json` "
+        "(or of `CYBS_VECTORS_DIR`), read at run time; before timing, both sides reproduce every vector's "
         "`Signature` byte for byte. One operation = build the request target from path + query and "
         "sign. Ours: `o2c_connectors::cybersource::HttpSignatureSigner::sign` (criterion, median; "
         "`shared/connectors/benches/cybs_signing.rs`). SDK: `ApiClient.set_query_params` + "

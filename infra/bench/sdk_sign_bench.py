@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The official Cybersource Python SDK's HTTP Signature signer, timed on the golden vectors
-(read at run time from $CYBS_VECTORS_DIR, default <repo>/../shared/vectors). Run with
+(read at run time from $CYBS_VECTORS_DIR, default shared/connectors/tests/vectors/). Run with
 infra/bench/.venv/bin/python (the SDK is installed there; nothing of it is in this repository).
 
 Two SDK paths, each checked against the vector's expected Signature before it is timed:
@@ -32,7 +32,7 @@ def vectors_dir() -> Path:
     d = os.environ.get("CYBS_VECTORS_DIR")
     if d:
         return Path(d)
-    return Path(__file__).resolve().parents[3] / "shared" / "vectors"
+    return Path(__file__).resolve().parents[2] / "shared" / "connectors" / "tests" / "vectors"
 
 
 def load() -> list[dict]:

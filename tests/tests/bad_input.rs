@@ -1,5 +1,5 @@
 //! Bad input for both webhook receivers, through the local API Gateway stand-in: every case
-//! gets its documented status (Clarity: clarity.md §4.9 and `webhook.rs`; Cybersource:
+//! gets its documented status (Clarity: `CLARITY_ASSUMED.md` §4.9 and `webhook.rs`; Cybersource:
 //! `notification.rs` and the verifier's error codes) and changes nothing — every DynamoDB item
 //! and every queue's and DLQ's message counts are snapshotted before and after each request
 //! and compared. A replay of a seen event is held to the same rule. Most requests are signed

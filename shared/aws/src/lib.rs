@@ -1,17 +1,20 @@
-//! o2c-aws: the AWS adapters for the domain's ports (DESIGN §3).
+//! o2c-aws: the AWS adapters for the domain's ports (`docs/architecture.md` §3).
 //!
 //! - [`store::DynamoOrderStore`] implements [`o2c_domain::ports::OrderStore`] on one DynamoDB
 //!   table (key schema documented in [`store`]).
 //! - [`sqs::SqsPublisher`] implements [`o2c_domain::ports::Publisher`] on FIFO queues, and
 //!   [`sqs::SqsDeadLetter`] sends a message to a dead-letter queue with a classified reason.
 //! - [`secrets::SecretsManagerSource`] implements [`o2c_domain::ports::SecretSource`] with an
-//!   in-memory TTL cache (AWS's `aws_secretsmanager_caching`).
+//!   in-memory TTL cache (the refresh protocol of AWS's caching client, without its TLS stack).
+//! - [`dlq::SqsDeadLetterQueues`] implements [`dlq::DeadLetterQueues`], the port dlq-redrive
+//!   reads, fixes and replays dead letters through (receive hidden, send, delete, release).
 //! - [`references`]: the Cybersource reference index and the unknown-notifications list
 //!   ([`o2c_domain::ports::ReferenceIndex`], [`o2c_domain::ports::UnknownNotifications`]) on the
 //!   same table.
 //! - [`aws_config`] loads the SDK configuration (standard chain, optional endpoint override for
 //!   the local moto server).
 
+pub mod dlq;
 pub mod references;
 pub mod routing;
 pub mod secrets;

@@ -1,6 +1,6 @@
 //! Criterion bench: Cybersource HTTP Signature signing (`HttpSignatureSigner::sign`) over the
-//! golden vectors, read at bench time from `$CYBS_VECTORS_DIR` (default `<repo>/../shared/vectors`;
-//! never copied into the repository). Run by `scripts/bench.sh`, which times the official Python
+//! golden vectors, read at bench time from `$CYBS_VECTORS_DIR` (default: the in-repo copies in
+//! `shared/connectors/tests/vectors/`). Run by `scripts/bench.sh`, which times the official Python
 //! SDK's signer on the same vectors and writes the ratio into `BENCHMARKS.md`.
 //!
 //! One timed operation = what a request costs us: build the request target from path + query
@@ -31,7 +31,7 @@ struct Case {
 fn vectors_dir() -> PathBuf {
     match std::env::var_os("CYBS_VECTORS_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors"),
     }
 }
 

@@ -309,7 +309,7 @@ async fn throttling_and_inventory_against_the_simulator() {
     )
     .await;
     let client = sim.client();
-    // Two 429s with Retry-After: 1, then success (§4.8).
+    // Two 429s with Retry-After: 1, then success (CLARITY_ASSUMED.md §4.8).
     sim.admin(
         reqwest::Method::POST,
         "/__admin/faults",

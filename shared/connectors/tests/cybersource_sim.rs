@@ -529,7 +529,7 @@ async fn lost_response_is_outcome_unknown_and_reconcile_finds_the_single_charge(
     assert_eq!(rows[0]["type"], "authorization");
     assert_eq!(rows[0]["response"], "lost:drop");
 
-    // §2.6: ask Cybersource by reference instead of charging again.
+    // docs/cybersource.md §2.6: ask Cybersource by reference instead of charging again.
     let found = c
         .reconcile_by_reference(reference, Deadline::NONE)
         .await
@@ -562,7 +562,8 @@ async fn lost_response_is_outcome_unknown_and_reconcile_finds_the_single_charge(
         None
     );
 
-    // §2.6 clean-up by transactionId (timeout reversal), e.g. when the order is abandoned.
+    // docs/cybersource.md §2.6: clean-up by transactionId (timeout reversal), e.g. when the order
+    // is abandoned.
     let rev = c
         .timeout_reversal(
             &TimeoutReversalInput {
@@ -1046,7 +1047,7 @@ async fn reversal_void_sale_and_chargeback_report() {
         .unwrap_err();
     assert_eq!(invalid_reason(&err), Some("NOT_VOIDABLE"));
 
-    // §2.6 timeout void by transactionId.
+    // docs/cybersource.md §2.6: timeout void by transactionId.
     let sale2 = c
         .authorize(
             &auth_input("ORD-13-auth-1", "ada@example.com", usd(900), &jwt).sale(),

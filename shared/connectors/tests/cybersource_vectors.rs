@@ -1,7 +1,8 @@
-//! Golden vectors for Cybersource signing (schema: reference/cybersource.md §0).
+//! Golden vectors for Cybersource signing (schema: `docs/cybersource.md` §0).
 //!
-//! Reads every `*.json` in `$CYBS_VECTORS_DIR` (default: `<repo>/../shared/vectors`). A missing
-//! or empty folder, a file that does not parse, or any failing vector fails the test.
+//! Reads every `*.json` in `$CYBS_VECTORS_DIR` (default: the in-repo copies in `tests/vectors/`,
+//! provenance in their `README.md`). A missing or empty folder, a file that does not parse, or
+//! any failing vector fails the test.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -24,7 +25,7 @@ const WEBHOOK_KIND: &str = "cybersource-webhook-signature";
 fn vectors_dir() -> PathBuf {
     match std::env::var_os("CYBS_VECTORS_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors"),
     }
 }
 
@@ -263,7 +264,8 @@ fn check_webhook_vector(v: &Value) -> Result<Vec<String>, String> {
 
     let parsed = header.map(SignatureHeader::parse);
 
-    // Pin "now" to the signature's own t: the vectors do not encode freshness (§0.2).
+    // Pin "now" to the signature's own t: the vectors do not encode freshness
+    // (`docs/cybersource.md` §0).
     let now = match &parsed {
         Some(Ok(p)) => {
             OffsetDateTime::from_unix_timestamp_nanos(i128::from(p.timestamp_ms) * 1_000_000)

@@ -1,5 +1,5 @@
-//! PII masking (DESIGN §6): names, emails, phones, address lines and postal codes, on single
-//! strings, on free text and on JSON trees by field name.
+//! PII masking (`docs/architecture.md` §6): names, emails, phones, address lines and postal
+//! codes, on single strings, on free text and on JSON trees by field name.
 //!
 //! One policy decides whether anything is masked:
 //! * log lines are always masked ([`MaskPolicy::LOGS`]);

@@ -375,7 +375,7 @@ pub trait OrderStore: Send + Sync {
 // Publisher
 // ---------------------------------------------------------------------------------------------
 
-/// The queues of the pipeline (DESIGN §2).
+/// The queues of the pipeline (`docs/architecture.md` §2.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum QueueName {

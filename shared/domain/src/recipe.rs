@@ -1,4 +1,5 @@
-//! The exactly-once step recipe (DESIGN §5), written once and generic over the step.
+//! The exactly-once step recipe (`docs/architecture.md` §5), written once and generic over the
+//! step.
 //!
 //! 1. Read the order (consistent read).
 //! 2. Effect already recorded → re-send the step's downstream messages (deterministic dedup ids)

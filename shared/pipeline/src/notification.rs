@@ -34,7 +34,7 @@ use crate::payment::PaymentContext;
 use crate::references::order_of_reference_stem;
 use crate::webhook::{payload_hash, raw_body};
 use async_trait::async_trait;
-use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use lambda_http::{Body, Request, Response};
 use o2c_connectors::cybersource::{
     CybersourceError, EventKind, Notification, TerminalError, WebhookVerifier, SIGNATURE_HEADER,
 };
@@ -88,7 +88,7 @@ fn not_known(e: &CybersourceError) -> bool {
     )
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiGatewayV2httpResponse {
+fn unavailable(e: impl std::fmt::Display) -> Response<Body> {
     tracing::error!(error = %e, "notification could not be processed; Cybersource will retry");
     problem(503, "unavailable", "temporarily unavailable; retry later")
 }
@@ -97,18 +97,18 @@ impl CybersourceNotification {
     /// One notification; `deadline` is the invocation's (bounds the Cybersource look-up).
     async fn receive(
         &self,
-        req: &ApiGatewayV2httpRequest,
+        req: &Request,
         deadline: Option<Instant>,
-    ) -> Result<ApiGatewayV2httpResponse, ApiGatewayV2httpResponse> {
-        let body = raw_body(req)?;
+    ) -> Result<Response<Body>, Response<Body>> {
+        let body = raw_body(req);
         let header = req
-            .headers
+            .headers()
             .get(SIGNATURE_HEADER)
             .and_then(|v| v.to_str().ok());
         let now = self.clock.now();
         let when = time::OffsetDateTime::from_unix_timestamp(now.epoch_seconds())
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        self.verifier.verify(header, &body, when).map_err(|e| {
+        self.verifier.verify(header, body, when).map_err(|e| {
             tracing::warn!(code = e.code(), "notification refused");
             let status = match e.code() {
                 "body_too_large" => 413,
@@ -117,7 +117,7 @@ impl CybersourceNotification {
             };
             problem(status, e.code(), &e.to_string())
         })?;
-        if contains_card_number(&String::from_utf8_lossy(&body)) {
+        if contains_card_number(&String::from_utf8_lossy(body)) {
             o2c_runtime::metrics::count(self.function, "CardDataRefused");
             tracing::error!(
                 "refused: the notification holds a card-number-like value; nothing stored"
@@ -128,9 +128,9 @@ impl CybersourceNotification {
                 "card data is never accepted",
             ));
         }
-        let n = Notification::parse(&body)
+        let n = Notification::parse(body)
             .map_err(|e| problem(400, "malformed_body", &e.to_string()))?;
-        let key = n.dedup_id().unwrap_or_else(|| payload_hash(&body));
+        let key = n.dedup_id().unwrap_or_else(|| payload_hash(body));
         let span = tracing::info_span!("cybs_notification", event_id = %key, event_type = %n.event_type.as_str());
         let _g = span.enter();
 
@@ -152,7 +152,7 @@ impl CybersourceNotification {
             return Ok(json_response(200, &json!({"status": "acknowledged"})));
         }
         // Only events we act on are remembered: an unknown type changes nothing.
-        let (duplicate, first_seen) = self.remember(&key, &payload_hash(&body)).await?;
+        let (duplicate, first_seen) = self.remember(&key, &payload_hash(body)).await?;
         let id = match self.order_for(&n, deadline).await? {
             Lookup::Order(id) => id,
             Lookup::Unknown(why) => {
@@ -175,11 +175,7 @@ impl CybersourceNotification {
     }
 
     /// Remember the notification; answers whether it was seen before, and when it was first.
-    async fn remember(
-        &self,
-        key: &str,
-        hash: &str,
-    ) -> Result<(bool, Timestamp), ApiGatewayV2httpResponse> {
+    async fn remember(&self, key: &str, hash: &str) -> Result<(bool, Timestamp), Response<Body>> {
         let now = self.clock.now();
         let record = IdempotencyRecord {
             scope: SCOPE.into(),
@@ -209,7 +205,7 @@ impl CybersourceNotification {
         key: &str,
         first_seen: Timestamp,
         why: String,
-    ) -> Result<ApiGatewayV2httpResponse, ApiGatewayV2httpResponse> {
+    ) -> Result<Response<Body>, Response<Body>> {
         let entry = UnknownNotification {
             notification_id: key.to_string(),
             event_type: n.event_type.as_str().to_string(),
@@ -247,7 +243,7 @@ impl CybersourceNotification {
         &self,
         n: &Notification,
         deadline: Option<Instant>,
-    ) -> Result<Lookup, ApiGatewayV2httpResponse> {
+    ) -> Result<Lookup, Response<Body>> {
         let index = self.references.as_ref();
         let code = n
             .payload_str(&["clientReferenceInformation", "code"])
@@ -321,7 +317,7 @@ impl CybersourceNotification {
         record: OrderRecord,
         accept: bool,
         key: &str,
-    ) -> Result<&'static str, ApiGatewayV2httpResponse> {
+    ) -> Result<&'static str, Response<Body>> {
         let id = record.order.id.clone();
         let (to, what, why) = if accept {
             (
@@ -408,7 +404,7 @@ impl CybersourceNotification {
         record: OrderRecord,
         n: &Notification,
         key: &str,
-    ) -> Result<&'static str, ApiGatewayV2httpResponse> {
+    ) -> Result<&'static str, Response<Body>> {
         if record
             .timeline
             .iter()
@@ -441,15 +437,11 @@ impl CybersourceNotification {
 
 #[async_trait]
 impl HttpHandler for CybersourceNotification {
-    async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    async fn handle(&self, request: Request) -> Response<Body> {
         self.handle_until(request, None).await
     }
 
-    async fn handle_until(
-        &self,
-        request: ApiGatewayV2httpRequest,
-        deadline: Option<Instant>,
-    ) -> ApiGatewayV2httpResponse {
+    async fn handle_until(&self, request: Request, deadline: Option<Instant>) -> Response<Body> {
         match self.receive(&request, deadline).await {
             Ok(r) | Err(r) => r,
         }

@@ -21,8 +21,7 @@ use crate::cancel::record_cancellation;
 use crate::intake::{Intake, IntakeError, Source};
 use crate::messages::PaymentCommand;
 use async_trait::async_trait;
-use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use base64::Engine;
+use lambda_http::{Body, Request, Response};
 use o2c_connectors::clarity::events::ClarityEvent;
 use o2c_connectors::clarity::webhook::{WebhookHeaders, WebhookVerifier};
 use o2c_connectors::mapping::clarity::refund_from_return;
@@ -48,16 +47,9 @@ pub struct ClarityWebhook {
     pub function: &'static str,
 }
 
-/// The raw request body, as sent.
-pub fn raw_body(req: &ApiGatewayV2httpRequest) -> Result<Vec<u8>, ApiGatewayV2httpResponse> {
-    let body = req.body.as_deref().unwrap_or("");
-    if req.is_base64_encoded {
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|_| problem(400, "body_malformed", "body is not valid base64"))
-    } else {
-        Ok(body.as_bytes().to_vec())
-    }
+/// The raw request body, as sent (`lambda_http` has decoded API Gateway's base64).
+pub fn raw_body(req: &Request) -> &[u8] {
+    req.body().as_ref()
 }
 
 /// Hex SHA-256 of a payload.
@@ -69,26 +61,23 @@ pub fn payload_hash(body: &[u8]) -> String {
         .collect()
 }
 
-fn header<'a>(req: &'a ApiGatewayV2httpRequest, name: &str) -> Option<&'a str> {
-    req.headers.get(name).and_then(|v| v.to_str().ok())
+fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiGatewayV2httpResponse {
+fn unavailable(e: impl std::fmt::Display) -> Response<Body> {
     tracing::error!(error = %e, "webhook could not be recorded; the sender will retry");
     problem(503, "unavailable", "temporarily unavailable; retry later")
 }
 
 impl ClarityWebhook {
-    async fn receive(
-        &self,
-        req: &ApiGatewayV2httpRequest,
-    ) -> Result<ApiGatewayV2httpResponse, ApiGatewayV2httpResponse> {
-        let body = raw_body(req)?;
+    async fn receive(&self, req: &Request) -> Result<Response<Body>, Response<Body>> {
+        let body = raw_body(req);
         let headers = WebhookHeaders::from_lookup(|n| header(req, n));
         let now = self.clock.now();
         let verified = self
             .verifier
-            .verify(&headers, &body, now.epoch_seconds())
+            .verify(&headers, body, now.epoch_seconds())
             .map_err(|e| {
                 tracing::warn!(code = e.code(), "webhook refused");
                 problem(e.http_status(), e.code(), &e.to_string())
@@ -96,7 +85,7 @@ impl ClarityWebhook {
         let event_id = verified.envelope.id.clone();
         let span = tracing::info_span!("clarity_event", event_id = %event_id, event_type = %verified.envelope.event_type);
         let _g = span.enter();
-        if contains_card_number(&String::from_utf8_lossy(&body)) {
+        if contains_card_number(&String::from_utf8_lossy(body)) {
             o2c_runtime::metrics::count(self.function, "CardDataRefused");
             tracing::error!("refused: the payload holds a card-number-like value; nothing stored");
             return Err(problem(
@@ -107,7 +96,7 @@ impl ClarityWebhook {
         }
         let event = ClarityEvent::from_envelope(&verified.envelope)
             .map_err(|e| problem(e.http_status(), e.code(), &e.to_string()))?;
-        let hash = payload_hash(&body);
+        let hash = payload_hash(body);
         match event {
             ClarityEvent::OrderCreated { order } => {
                 // The one intake (`crate::intake`), shared with the catch-up poller.
@@ -210,11 +199,7 @@ impl ClarityWebhook {
 
     /// Record the event id; `true` when it was seen before with the same payload. The same id
     /// with another payload is a conflict (409).
-    async fn remember_event(
-        &self,
-        event_id: &str,
-        hash: &str,
-    ) -> Result<bool, ApiGatewayV2httpResponse> {
+    async fn remember_event(&self, event_id: &str, hash: &str) -> Result<bool, Response<Body>> {
         self.intake()
             .remember_event(event_id, hash)
             .await
@@ -234,7 +219,7 @@ impl ClarityWebhook {
 
 /// An intake failure as the HTTP answer: 422 (mapping, nothing stored), 409 (event id reused),
 /// 503 (the sender retries).
-fn intake_problem(e: IntakeError) -> ApiGatewayV2httpResponse {
+fn intake_problem(e: IntakeError) -> Response<Body> {
     match e {
         IntakeError::Mapping(e) => problem(422, "mapping_failed", &e.to_string()),
         IntakeError::EventIdReused => problem(
@@ -248,7 +233,7 @@ fn intake_problem(e: IntakeError) -> ApiGatewayV2httpResponse {
 
 #[async_trait]
 impl HttpHandler for ClarityWebhook {
-    async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    async fn handle(&self, request: Request) -> Response<Body> {
         match self.receive(&request).await {
             Ok(r) | Err(r) => r,
         }

@@ -1,5 +1,6 @@
 //! Serving functions on the Lambda runtime: an SQS consumer (through the batch runner) or an
-//! API Gateway HTTP API (v2) handler.
+//! API Gateway HTTP API (v2) handler on `lambda_http` (which turns the API Gateway event into an
+//! `http::Request` — headers, base64 bodies, query — and the `http::Response` back).
 //!
 //! Both serve paths read the invocation's deadline from the Lambda context
 //! ([`invocation_deadline`]) and hand it on: to every message of an SQS batch
@@ -9,9 +10,8 @@
 
 use crate::batch::{run_batch_until, DeadLetterSink, MessageHandler};
 use async_trait::async_trait;
-use aws_lambda_events::encodings::Body;
-use aws_lambda_events::event::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_http::{Body, Request, RequestExt, Response};
 use lambda_runtime::{service_fn, Context, LambdaEvent};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -72,59 +72,55 @@ pub async fn serve_sqs(
     .await
 }
 
-/// Handles one HTTP API request.
+/// Handles one HTTP API request (`lambda_http`'s request: the body is the raw bytes as sent,
+/// base64 already decoded).
 #[async_trait]
 pub trait HttpHandler: Send + Sync {
-    async fn handle(&self, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse;
+    async fn handle(&self, request: Request) -> Response<Body>;
 
     /// One request that must be answered before `deadline` (the invocation's, when known).
     /// Handlers that call out override this to bound their calls; by default the deadline is
     /// not used.
-    async fn handle_until(
-        &self,
-        request: ApiGatewayV2httpRequest,
-        _deadline: Option<Instant>,
-    ) -> ApiGatewayV2httpResponse {
+    async fn handle_until(&self, request: Request, _deadline: Option<Instant>) -> Response<Body> {
         self.handle(request).await
     }
 }
 
+/// One HTTP invocation: the handler under the deadline of the Lambda context `lambda_http`
+/// attaches to the request (none outside Lambda).
+pub async fn handle_http_request(handler: &dyn HttpHandler, request: Request) -> Response<Body> {
+    let deadline = request.lambda_context_ref().and_then(invocation_deadline);
+    handler.handle_until(request, deadline).await
+}
+
 /// Serve an API Gateway HTTP API (payload format 2.0) route.
 pub async fn serve_http(handler: Arc<dyn HttpHandler>) -> Result<(), Error> {
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
-            let handler = handler.clone();
-            async move {
-                let deadline = invocation_deadline(&event.context);
-                Ok::<ApiGatewayV2httpResponse, Error>(
-                    handler.handle_until(event.payload, deadline).await,
-                )
-            }
-        },
-    ))
+    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        let handler = handler.clone();
+        async move { Ok::<Response<Body>, Error>(handle_http_request(&*handler, request).await) }
+    }))
     .await
 }
 
 /// A JSON response.
-pub fn json_response(status: u16, body: &serde_json::Value) -> ApiGatewayV2httpResponse {
-    let mut r = ApiGatewayV2httpResponse::default();
-    r.status_code = i64::from(status);
-    if let Ok(v) = "application/json".parse() {
-        r.headers.insert("content-type", v);
-    }
-    r.body = Some(Body::Text(body.to_string()));
-    r
+pub fn json_response(status: u16, body: &serde_json::Value) -> Response<Body> {
+    with_body(status, "application/json", body.to_string())
 }
 
 /// An RFC 9457 problem response.
-pub fn problem(status: u16, title: &str, detail: &str) -> ApiGatewayV2httpResponse {
-    let mut r = json_response(
-        status,
-        &serde_json::json!({ "type": "about:blank", "title": title, "status": status, "detail": detail }),
+pub fn problem(status: u16, title: &str, detail: &str) -> Response<Body> {
+    let body = serde_json::json!({ "type": "about:blank", "title": title, "status": status, "detail": detail });
+    with_body(status, "application/problem+json", body.to_string())
+}
+
+fn with_body(status: u16, content_type: &'static str, body: String) -> Response<Body> {
+    let mut r = Response::new(Body::Text(body));
+    *r.status_mut() = lambda_http::http::StatusCode::from_u16(status)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static(content_type),
     );
-    if let Ok(v) = "application/problem+json".parse() {
-        r.headers.insert("content-type", v);
-    }
     r
 }
 
@@ -161,7 +157,7 @@ impl crate::batch::MessageHandler for NotYetImplemented {
 
 #[async_trait]
 impl HttpHandler for NotYetImplemented {
-    async fn handle(&self, _request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    async fn handle(&self, _request: Request) -> Response<Body> {
         problem(
             503,
             "Service Unavailable",
@@ -329,5 +325,66 @@ mod tests {
             };
             assert!(off < Duration::from_millis(100), "off by {off:?}");
         }
+    }
+
+    struct SeenHttp(Mutex<Vec<Option<Instant>>>);
+
+    #[async_trait]
+    impl HttpHandler for SeenHttp {
+        async fn handle(&self, _request: Request) -> Response<Body> {
+            unreachable!("the serve path calls handle_until")
+        }
+
+        async fn handle_until(
+            &self,
+            _request: Request,
+            deadline: Option<Instant>,
+        ) -> Response<Body> {
+            self.0.lock().unwrap().push(deadline);
+            json_response(200, &serde_json::json!({}))
+        }
+    }
+
+    #[test]
+    fn the_http_serve_path_passes_the_contexts_deadline_to_the_handler() {
+        let wall_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let mut context = Context::default();
+        context.deadline = wall_ms + 9_000;
+        let expected = Instant::now() + Duration::from_millis(9_000);
+        let h = SeenHttp(Mutex::new(Vec::new()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let with = Request::new(Body::Empty).with_lambda_context(context);
+        let r = rt.block_on(handle_http_request(&h, with));
+        assert_eq!(r.status(), 200);
+        // Outside Lambda (no context on the request): no deadline.
+        rt.block_on(handle_http_request(&h, Request::new(Body::Empty)));
+        let seen = h.0.lock().unwrap().clone();
+        let d = seen[0].expect("the handler got the context's deadline");
+        let off = if d > expected {
+            d - expected
+        } else {
+            expected - d
+        };
+        assert!(off < Duration::from_millis(100), "off by {off:?}");
+        assert_eq!(seen[1], None);
+    }
+
+    #[test]
+    fn problems_are_rfc9457_json() {
+        let r = problem(422, "card_data_refused", "no card data");
+        assert_eq!(r.status(), 422);
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let Body::Text(t) = r.body() else {
+            panic!("text body")
+        };
+        let v: serde_json::Value = serde_json::from_str(t).unwrap();
+        assert_eq!(v["title"], "card_data_refused");
+        assert_eq!(v["status"], 422);
     }
 }

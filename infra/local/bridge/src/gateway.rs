@@ -1,9 +1,9 @@
 //! A local stand-in for API Gateway's HTTP API in front of the webhook functions: it turns each
 //! HTTP request into the payload-format-2.0 event Lambda would receive (raw body, lower-cased
-//! headers, `isBase64Encoded` for non-UTF-8 bodies) and answers with the handler's response.
+//! headers, `isBase64Encoded` for non-UTF-8 bodies), hands it through `lambda_http`'s own
+//! conversion (as on Lambda) and answers with the handler's response.
 //! Used by in-process end-to-end tests and by the local run when the functions run in-process.
 
-use aws_lambda_events::encodings::Body as LambdaBody;
 use aws_lambda_events::event::apigw::{
     ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
     ApiGatewayV2httpRequestContextHttpDescription,
@@ -15,6 +15,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use lambda_http::request::LambdaRequest;
+use lambda_http::Body as LambdaBody;
 use o2c_runtime::lambda::HttpHandler;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -108,19 +110,14 @@ async fn dispatch(routes: &Routes, req: Request<Incoming>) -> Response<Full<Byte
     ctx.stage = Some("$default".into());
     event.request_context = ctx;
 
-    let resp = handler.handle(event).await;
-    let status = StatusCode::from_u16(resp.status_code as u16).unwrap_or(StatusCode::BAD_GATEWAY);
-    let body = match resp.body {
-        Some(LambdaBody::Text(t)) => Bytes::from(t),
-        Some(LambdaBody::Binary(b)) => Bytes::from(b),
+    let request = lambda_http::Request::from(LambdaRequest::ApiGatewayV2(event));
+    let (parts, body) = handler.handle(request).await.into_parts();
+    let body = match body {
+        LambdaBody::Text(t) => Bytes::from(t),
+        LambdaBody::Binary(b) => Bytes::from(b),
         _ => Bytes::new(),
     };
-    let mut out = Response::builder().status(status);
-    for (k, v) in &resp.headers {
-        out = out.header(k, v);
-    }
-    out.body(Full::new(body))
-        .unwrap_or_else(|_| text(StatusCode::BAD_GATEWAY, "{}"))
+    Response::from_parts(parts, Full::new(body))
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {

@@ -257,8 +257,8 @@ impl Step for AuthorizeStep {
 
     /// Did an earlier attempt authorize? Search by reference; if found, read its status. If
     /// not, the earlier attempt may still be in flight or invisible to search: send a timeout
-    /// reversal for its `transactionId` (reference §2.6) so that no hold survives, then allow a
-    /// new attempt (with a new `transactionId`).
+    /// reversal for its `transactionId` (`docs/cybersource.md` §2.6) so that no hold survives,
+    /// then allow a new attempt (with a new `transactionId`).
     async fn reconcile(
         &self,
         _input: &OrderId,

@@ -53,7 +53,8 @@ pub(crate) async fn found_follow_on(
         }));
     }
     if cleanup_void {
-        // Not visible (yet): void whatever the earlier attempt may have created (§2.6).
+        // Not visible (yet): void whatever the earlier attempt may have created
+        // (`docs/cybersource.md` §2.6).
         let previous = transaction_id(reference, attempt(record).saturating_sub(1).max(1));
         let input = TimeoutVoidInput {
             transaction_id: previous.clone(),

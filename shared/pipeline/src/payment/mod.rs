@@ -2,7 +2,7 @@
 //! Manager), capture, void (authorization reversal). References are deterministic
 //! (`clientReferenceInformation.code`), and each attempt carries its own
 //! `clientReferenceInformation.transactionId` so an unanswered request can be cleaned up with
-//! Cybersource's timeout reversal / void (reference §2.6).
+//! Cybersource's timeout reversal / void (`docs/cybersource.md` §2.6).
 
 pub mod authorize;
 pub mod capture;

@@ -1,6 +1,6 @@
 //! chargeback-poller: the Cybersource chargeback details report → disputes.
 //!
-//! Cybersource publishes no chargeback webhook (cybersource.md §3.3), so an hourly schedule
+//! Cybersource publishes no chargeback webhook (`docs/cybersource.md` §3.3), so an hourly schedule
 //! reads `GET /reporting/v3/chargeback-details` for `[cursor − overlap, now]` (in slices of at
 //! most a day) and handles every row, oldest first:
 //!
@@ -24,8 +24,8 @@
 //!    `cb-<txn>` ([`dispute_case`]), and Clarity's status from the one status table
 //!    (`Disputed → on_hold`, `DisputeWon → payment_received`, `DisputeLost → payment_failed`)
 //!    with a shopper-safe reason from the one reason table (`CUSTOMER_REASONS`), plus
-//!    `dispute*` metadata. Clarity §4.5 forbids those moves from `shipped`, `completed` and
-//!    `cancelled`: such an order keeps its status and gets the metadata only.
+//!    `dispute*` metadata. `CLARITY_ASSUMED.md` §4.5 forbids those moves from `shipped`,
+//!    `completed` and `cancelled`: such an order keeps its status and gets the metadata only.
 //! 5. **Done marker**: one conditional write records the effect `chargeback:<id>:<event>` on the
 //!    order, links the ERP and CRM ids into the chargeback and appends `chargeback.synced`.
 //!    A row whose marker is there is finished: polling it again reads the order and stops.
@@ -697,8 +697,8 @@ impl ChargebackPoller {
         })
     }
 
-    /// Clarity: the status of the one table (when §4.5 allows the move) with the shopper-safe
-    /// reason of the one reason table (never the chargeback's reason code, nature or
+    /// Clarity: the status of the one table (when `CLARITY_ASSUMED.md` §4.5 allows the move)
+    /// with the shopper-safe reason of the one reason table (never the chargeback's reason code, nature or
     /// transaction: those stay on the timeline and in the CRM case), and the dispute in
     /// `metadata` (always).
     async fn clarity_effect(

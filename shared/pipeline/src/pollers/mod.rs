@@ -1,8 +1,9 @@
 //! The scheduled pollers: what the external systems publish no webhook for.
 //!
 //! - [`chargeback`]: the Cybersource chargeback details report (no chargeback webhook exists,
-//!   cybersource.md §3.3) → disputes: `Captured | PartiallyRefunded → Disputed → DisputeWon |
-//!   DisputeLost`, an ERP record, a CRM case and Clarity `on_hold`, once per chargeback.
+//!   `docs/cybersource.md` §3.3) → disputes: `Captured | PartiallyRefunded → Disputed →
+//!   DisputeWon | DisputeLost`, an ERP record, a CRM case and Clarity `on_hold`, once per
+//!   chargeback.
 //! - [`erp`]: NetSuite item fulfilments and inventory levels → Clarity shipments (with
 //!   tracking) and stock, once per fulfilment.
 //! - [`catchup`]: Clarity's recently updated orders → every payable order whose
