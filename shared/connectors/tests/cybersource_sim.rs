@@ -19,7 +19,7 @@ use o2c_connectors::cybersource::{
     TerminalError, TimeoutReversalInput, TimeoutVoidInput, TokenizeInput, VoidInput, VoidTarget,
     WebhookSignatureError, SIGNATURE_HEADER,
 };
-use o2c_connectors::retry::{Retrier, RetryPolicy};
+use o2c_connectors::http::retry::{Retrier, RetryPolicy};
 use o2c_domain::recipe::{FailureClass, StepError};
 use o2c_domain::{Address, Currency, Money};
 use secrecy::SecretString;

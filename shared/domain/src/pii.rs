@@ -1,4 +1,4 @@
-//! PII masking (DESIGN §6): names, emails, phones, address lines and postal codes, on single
+//! PII masking (docs/architecture.md): names, emails, phones, address lines and postal codes, on single
 //! strings, on free text and on JSON trees by field name.
 //!
 //! One policy decides whether anything is masked:

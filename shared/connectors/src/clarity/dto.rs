@@ -1,5 +1,5 @@
-//! Clarity wire DTOs: the ASSUMED "Clarity Integration API v1" (clarity.md §4.4), plus the
-//! inventory level of `CLARITY_ASSUMED.md` (E6).
+//! Clarity wire DTOs: the ASSUMED "Clarity Integration API v1" resources (order, customer,
+//! payment info, shipment), plus the inventory level of `CLARITY_ASSUMED.md` §A1 (E6).
 //!
 //! * camelCase on the wire; unknown fields are ignored (§4.1), optional ones may be absent or null.
 //! * Money stays a decimal string here (`"107.99"`); [`crate::mapping`] turns it into

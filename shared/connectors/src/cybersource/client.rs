@@ -8,7 +8,7 @@
 //! * Each attempt's timeout is the configured request timeout, cut to what is left before the
 //!   call's [`Deadline`].
 //! * Failures are classified once ([`CybersourceError`]), and the one retry policy
-//!   ([`crate::retry`]) retries only the retryable ones.
+//!   ([`crate::http::retry`]) retries only the retryable ones.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,9 +37,9 @@ use super::gateway::{
 };
 use super::outcome::{Operation, PaymentOutcome};
 use super::signing::{http_date, request_target, HttpSignatureSigner, Method};
-use crate::retry::{Attempt, Retrier, RetryPolicy};
+use crate::http::retry::{Attempt, Retrier, RetryPolicy};
 
-/// `Content-Type` of request bodies (reference §1.2).
+/// `Content-Type` of request bodies (docs/cybersource.md, request signing).
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=utf-8";
 /// Response header Cybersource uses to correlate a request (logged).
 pub const CORRELATION_HEADER: &str = "v-c-correlation-id";
@@ -507,7 +507,7 @@ impl CybersourceClient {
     }
 }
 
-/// Classifies an HTTP status (reference §2.5; see [`super::error`] for the table).
+/// Classifies an HTTP status (docs/cybersource.md, errors; see [`super::error`] for the table).
 fn classify_status(req: &Prepared, status: u16, body: Vec<u8>) -> Result<Answer, CybersourceError> {
     if (200..300).contains(&status) {
         return Ok(Answer { status, body });
@@ -1059,7 +1059,7 @@ mod tests {
             )
             .unwrap_err();
             assert!(e.is_outcome_unknown(), "{s}");
-            assert!(!crate::retry::Retryable::is_retryable(&e));
+            assert!(!crate::http::retry::Retryable::is_retryable(&e));
             // On a read they are plain retryable.
             let e = classify_status(&read, s, vec![]).unwrap_err();
             assert!(matches!(

@@ -1,4 +1,4 @@
-//! Cybersource wire DTOs (reference §2) and their conversions to and from the domain.
+//! Cybersource wire DTOs (docs/cybersource.md) and their conversions to and from the domain.
 //!
 //! * Field names are camelCase exactly as on the wire (`clientReferenceInformation`,
 //!   `totalAmount`, TSS's `submitTimeUTC`, TMS's `merchantCustomerID`, ...).

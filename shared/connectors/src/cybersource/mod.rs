@@ -5,7 +5,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`client`] | HTTP plumbing: sign the exact body bytes, send, classify, retry |
-//! | [`dto`] | wire DTOs (reference §2) and conversions to/from the domain (exact money) |
+//! | [`dto`] | wire DTOs (docs/cybersource.md) and conversions to/from the domain (exact money) |
 //! | [`gateway`] | the [`PaymentGateway`] trait and its inputs/results |
 //! | [`outcome`] | status + risk decision + reason → [`PaymentOutcome`] (the one place) |
 //! | [`error`] | [`CybersourceError`] and its mapping to the domain's `StepError` |

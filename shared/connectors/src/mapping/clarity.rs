@@ -47,7 +47,7 @@ use ClarityStatus as C;
 use Direction::{Both, FromClarity, ToClarity};
 use OrderState as S;
 
-/// The one Clarity ⇄ domain status table (clarity.md §4.5; CEF keys in its last column).
+/// The one Clarity ⇄ domain status table (`CLARITY_ASSUMED.md` §A6; CEF keys in its last column).
 ///
 /// Domain states with no `ToClarity`/`Both` row (`Voiding`, `Refunding`, `PartiallyRefunded`,
 /// `Refunded`) leave Clarity's status alone: Clarity has no word for them, and the fulfilment
@@ -85,7 +85,7 @@ pub const STATUS_MAP: &[(OrderState, ClarityStatus, Direction)] = &[
     (S::DisputeLost, C::PaymentFailed, ToClarity),
 ];
 
-/// Clarity's allowed status changes (clarity.md §4.5); any other change answers 409
+/// Clarity's allowed status changes (`CLARITY_ASSUMED.md` §A6); any other change answers 409
 /// `invalid_status_transition`, and setting the current status again is a no-op.
 pub const CLARITY_TRANSITIONS: &[(ClarityStatus, &[ClarityStatus])] = &[
     (

@@ -2,7 +2,7 @@
 //! Clarity (item fulfilment → shipment, inventory levels → E6 updates). Field choices and the
 //! custom fields are listed in `shared/connectors/ERP_CRM_ASSUMED.md`.
 //!
-//! * External ids (clarity.md §5, ASSUMED): customer `clr-cust-<clarityCustomerId>`, sales order
+//! * External ids (ASSUMED, `ERP_CRM_ASSUMED.md`): customer `clr-cust-<clarityCustomerId>`, sales order
 //!   `clr-so-<clarityOrderId>`, deposit `cybs-<cybersourceTransactionId>`; anything other than
 //!   letters, digits, `_` and `-` is a mapping error (NetSuite cannot address it).
 //! * References use external ids (`{"externalId": ...}`), so a sales order can be upserted
@@ -24,10 +24,10 @@ use super::error::MappingError;
 use crate::clarity::dto::{
     InventoryLevelUpdate, Order as ClarityOrder, ShipmentCreate, ShipmentLine,
 };
+use crate::http::transport::decimal_json_number;
 use crate::netsuite::{
     valid_external_id, ErpInventoryLevel, ErpRecord, ItemFulfillment, RecordType,
 };
-use crate::rest::decimal_json_number;
 
 /// Account-specific settings (data, not code).
 #[derive(Debug, Clone)]

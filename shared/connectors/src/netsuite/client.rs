@@ -13,9 +13,12 @@ use super::{
     valid_external_id, ErpApi, ErpCredentials, ErpError, ErpInventoryLevel, ErpRecord, ErpUpsert,
     FulfillmentLine, FulfillmentUpdate, ItemFulfillment, RecordType,
 };
-use crate::oauth::{Clock, OAuthError, SystemClock, TokenCache, TokenEndpoint};
-use crate::rest::{encode_path_segment, encode_query_value, BearerClient, Reply};
-use crate::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use o2c_domain::ports::{Clock, SystemClock};
+
+use crate::http::oauth::{OAuthError, TokenCache, TokenEndpoint};
+use crate::http::rest::BearerClient;
+use crate::http::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use crate::http::transport::{encode_path_segment, encode_query_value, Reply};
 
 /// The same shape as Clarity's (§4.8), for NetSuite's 429 concurrency limits and 503s.
 pub fn retry_policy() -> RetryPolicy {

@@ -1,8 +1,8 @@
-//! NetSuite (the ERP) over SuiteTalk REST (reference clarity.md §5; assumptions in
+//! NetSuite (the ERP) over SuiteTalk REST (the assumed contract:
 //! `shared/connectors/ERP_CRM_ASSUMED.md`).
 //!
 //! * OAuth 2.0 client credentials with a PS256 JWT client assertion (the shared
-//!   [`crate::oauth`] cache): `kid` = certificate id, `iss` = client id, `scope` =
+//!   [`crate::http::oauth`] cache): `kid` = certificate id, `iss` = client id, `scope` =
 //!   `rest_webservices`, `aud` = the token URL.
 //! * Customers, sales orders and customer deposits are **upserted by external id**:
 //!   `PUT /record/v1/<type>/eid:<externalId>` creates or updates, so a replay never duplicates.
@@ -24,8 +24,8 @@ use time::OffsetDateTime;
 pub use client::{retry_policy, NetSuiteClient, NetSuiteConfig};
 pub use error::ErpError;
 
-use crate::oauth::{ClientAuth, JwtAssertion, OAuthError, TokenEndpoint};
-use crate::rest::{parse_secret, SecretFormatError};
+use crate::http::oauth::{ClientAuth, JwtAssertion, OAuthError, TokenEndpoint};
+use crate::http::transport::{parse_secret, SecretFormatError};
 
 /// Record types this integration touches (NetSuite treats the names case-insensitively).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,8 +1,8 @@
-//! Salesforce (the CRM): fraud cases (reference clarity.md §6; assumptions in
+//! Salesforce (the CRM): fraud cases (the assumed contract:
 //! `shared/connectors/ERP_CRM_ASSUMED.md`).
 //!
 //! * OAuth 2.0 client credentials (`client_id` / `client_secret` form fields) through the shared
-//!   [`crate::oauth`] cache. Salesforce's token answer has no `expires_in`: the cache assumes
+//!   [`crate::http::oauth`] cache. Salesforce's token answer has no `expires_in`: the cache assumes
 //!   15 minutes and refreshes once on a 401 `INVALID_SESSION_ID`. Calls go to the token's
 //!   `instance_url` when it has one.
 //! * A Case is **upserted by an external-id field**:
@@ -28,9 +28,12 @@ use serde_json::{Map, Value};
 
 pub use error::CrmError;
 
-use crate::oauth::{ClientAuth, Clock, SystemClock, TokenCache, TokenEndpoint};
-use crate::rest::{encode_path_segment, parse_secret, BearerClient, SecretFormatError};
-use crate::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use o2c_domain::ports::{Clock, SystemClock};
+
+use crate::http::oauth::{ClientAuth, TokenCache, TokenEndpoint};
+use crate::http::rest::BearerClient;
+use crate::http::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use crate::http::transport::{encode_path_segment, parse_secret, SecretFormatError};
 
 /// The REST API version used (v46.0+ reports `created` on upserts).
 pub const DEFAULT_API_VERSION: &str = "v60.0";
