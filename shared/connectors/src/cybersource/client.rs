@@ -21,19 +21,20 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+use super::convert::InputError;
 use super::credentials::CybersourceCredentials;
 use super::dto::{
     CaptureRequest, ChargebackDetailsResponse, CustomerRequest, CustomerResponse, ErrorResponse,
-    InputError, PaymentInstrumentDto, PaymentRequest, PaymentResponse, RefundRequest,
-    ReversalRequest, SearchRequest, SearchResponse, TokenizeRequest, TokenizeResponse,
-    TransactionDetails, TransactionSummary, VoidRequest,
+    PaymentInstrumentDto, PaymentRequest, PaymentResponse, RefundRequest, ReversalRequest,
+    SearchRequest, SearchResponse, TokenizeRequest, TokenizeResponse, TransactionDetailsDto,
+    VoidRequest,
 };
 use super::error::{CybersourceError, TerminalError};
 use super::gateway::{
     AuthorizationInput, AuthorizationResult, CaptureInput, ChargebackReportEntry, CustomerInput,
     Deadline, FollowOnResult, PaymentGateway, RefundInput, ReversalInput, TimeoutReversalInput,
-    TimeoutVoidInput, TmsCustomer, TmsPaymentInstrument, TmsTokens, TokenizeInput, VoidInput,
-    VoidTarget,
+    TimeoutVoidInput, TmsCustomer, TmsPaymentInstrument, TmsTokens, TokenizeInput,
+    TransactionDetails, TransactionSummary, VoidInput, VoidTarget,
 };
 use super::outcome::{Operation, PaymentOutcome};
 use super::signing::{http_date, request_target, HttpSignatureSigner, Method};
@@ -711,8 +712,10 @@ impl PaymentGateway for CybersourceClient {
     ) -> Result<TransactionDetails, CybersourceError> {
         const OP: &str = "transaction_details";
         check_path_id(OP, "transaction id", id)?;
-        self.get(OP, &format!("/tss/v2/transactions/{id}"), &[], deadline)
-            .await
+        let dto: TransactionDetailsDto = self
+            .get(OP, &format!("/tss/v2/transactions/{id}"), &[], deadline)
+            .await?;
+        Ok(TransactionDetails::from(&dto))
     }
 
     async fn search_by_reference(

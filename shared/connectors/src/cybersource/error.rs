@@ -20,14 +20,7 @@ use o2c_domain::recipe::{FailureClass, StepError};
 
 use crate::http::retry::Retryable;
 
-/// One `errorInformation.details[]` / `details[]` entry of an error body.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FieldDetail {
-    #[serde(default)]
-    pub field: Option<String>,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
+pub use super::dto::FieldDetail;
 
 /// Errors from a Cybersource call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -21,14 +21,14 @@ use time::OffsetDateTime;
 
 use super::dto::{
     ClientReferenceInformation, ResponseAmountDetails, ResponseOrderInformation, RiskInformation,
-    RiskProfile, TransactionDetails, TransactionSummary,
+    RiskProfile, TransactionDetailsDto,
 };
 use super::error::{CybersourceError, TerminalError};
 use super::gateway::{
     AuthorizationInput, AuthorizationResult, CaptureInput, ChargebackReportEntry, CustomerInput,
     Deadline, FollowOnResult, IssuedTokens, PaymentGateway, RefundInput, ReversalInput,
     TimeoutReversalInput, TimeoutVoidInput, TmsCustomer, TmsPaymentInstrument, TmsTokens,
-    TokenizeInput, VoidInput, VoidTarget,
+    TokenizeInput, TransactionDetails, TransactionSummary, VoidInput, VoidTarget,
 };
 use super::outcome::{classify, Operation};
 
@@ -568,7 +568,8 @@ impl PaymentGateway for FakeGateway {
         let root = st.root_of(id).unwrap_or_else(|| t.clone());
         let fully_reversed =
             matches!(t.kind, "authorization") && st.children(&t.id, "reversal") == t.amount;
-        Ok(TransactionDetails {
+        // Built as the wire answer and converted like the client's, so both read it alike.
+        let dto = TransactionDetailsDto {
             id: Some(t.id.clone()),
             root_id: Some(root.id),
             status: Some(if fully_reversed {
@@ -595,8 +596,9 @@ impl PaymentGateway for FakeGateway {
                 }),
                 ..RiskInformation::default()
             }),
-            ..TransactionDetails::default()
-        })
+            ..TransactionDetailsDto::default()
+        };
+        Ok(TransactionDetails::from(&dto))
     }
 
     async fn search_by_reference(

@@ -6,12 +6,12 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use o2c_domain::{Address, Money, Order, PaymentInstrument};
+use o2c_domain::{Address, Money, MoneyError, Order, PaymentInstrument};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::dto::{ChargebackDetail, TransactionDetails, TransactionSummary};
+use super::dto::{ChargebackDetail, RiskInformation};
 use super::error::CybersourceError;
 use super::outcome::{Operation, PaymentOutcome};
 
@@ -249,7 +249,7 @@ pub struct AuthorizationResult {
     pub card_last4: Option<String>,
     /// Decision Manager's `riskInformation` (score, rules, profile), for the CRM fraud case.
     #[serde(default)]
-    pub risk: Option<super::dto::RiskInformation>,
+    pub risk: Option<RiskInformation>,
 }
 
 /// A capture of (part of) an authorization.
@@ -418,6 +418,72 @@ pub struct ChargebackReportEntry {
     pub response_due_time: Option<String>,
     /// The row as received.
     pub raw: ChargebackDetail,
+}
+
+/// A transaction found by search, in domain terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionSummary {
+    /// Cybersource transaction id.
+    pub id: String,
+    /// `clientReferenceInformation.code`.
+    pub reference: Option<String>,
+    /// `clientReferenceInformation.transactionId`, when the server echoes it.
+    pub transaction_id: Option<String>,
+    pub submit_time_utc: Option<String>,
+    /// A status when the server provides one (the documented summary has none; use
+    /// `transaction_details` for it).
+    pub status: Option<String>,
+    /// Services that ran (`ics_auth`, `ics_bill`, ...).
+    pub applications: Vec<String>,
+    pub amount: Option<Money>,
+    pub risk_decision: Option<String>,
+}
+
+/// A transaction as `GET /tss/v2/transactions/{id}` reports it, in domain terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionDetails {
+    /// Cybersource transaction id.
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub reconciliation_id: Option<String>,
+    pub submit_time_utc: Option<String>,
+    /// `clientReferenceInformation.code`.
+    pub reference: Option<String>,
+    /// Decision Manager's decision, when the transaction carries one.
+    pub risk_decision: Option<String>,
+    /// A declined authorization's reason in `errorInformation.reason` terms, read from the
+    /// TSS reason code (`applicationInformation.reasonCode`, else `ics_auth`'s); see
+    /// [`super::outcome::reason_of_code`].
+    pub decline_reason: Option<&'static str>,
+    /// Services that ran (`ics_auth`, `ics_bill`, ...).
+    pub applications: Vec<String>,
+    /// `orderInformation.amountDetails`: authorized amount, else total; `Err` when the answer
+    /// holds one that cannot be read exactly.
+    pub amount: Option<Result<Money, MoneyError>>,
+}
+
+impl TransactionDetails {
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+
+    pub fn risk_decision(&self) -> Option<&str> {
+        self.risk_decision.as_deref()
+    }
+
+    pub fn decline_reason(&self) -> Option<&'static str> {
+        self.decline_reason
+    }
+
+    /// The amount, as read.
+    pub fn amount(&self) -> Option<Result<Money, MoneyError>> {
+        self.amount.clone()
+    }
+
+    /// Names of the services that ran.
+    pub fn application_names(&self) -> Vec<String> {
+        self.applications.clone()
+    }
 }
 
 /// Cybersource, as the pipeline uses it. Every method takes a [`Deadline`] that bounds all of
