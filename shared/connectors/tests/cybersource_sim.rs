@@ -202,7 +202,7 @@ fn auth_input(reference: &str, email: &str, amount: Money, jwt: &str) -> Authori
         PaymentSource::TransientToken(SecretString::from(jwt)),
     );
     input.bill_to = Some(address());
-    input.email = Some(email.to_owned());
+    input.email = Some(email.into());
     input
 }
 

@@ -68,7 +68,7 @@ impl PaymentRequest {
             PaymentSource::TransientToken(jwt) => (
                 None,
                 Some(TokenInformation {
-                    transient_token_jwt: Some(jwt.expose_secret().to_owned()),
+                    transient_token_jwt: Some(jwt.expose_secret().into()),
                     jti: None,
                 }),
             ),
@@ -76,7 +76,7 @@ impl PaymentRequest {
                 None,
                 Some(TokenInformation {
                     transient_token_jwt: None,
-                    jti: Some(jti.expose_secret().to_owned()),
+                    jti: Some(jti.expose_secret().into()),
                 }),
             ),
             PaymentSource::Tms {
@@ -231,7 +231,7 @@ impl TokenizeRequest {
                 ],
             },
             token_information: TokenizeTokenInformation {
-                transient_token_jwt: Some(input.transient_token.expose_secret().to_owned()),
+                transient_token_jwt: Some(input.transient_token.expose_secret().into()),
                 jti: None,
                 customer: Some(CustomerRequest::from_input(&input.customer)),
                 payment_instrument: Some(PaymentInstrumentDto {
@@ -296,12 +296,7 @@ impl AuthorizationResult {
         let tokens = r
             .token_information
             .as_ref()
-            .map(|t| IssuedTokens {
-                customer_id: t.customer.as_ref().map(|x| x.id.clone()),
-                payment_instrument_id: t.payment_instrument.as_ref().map(|x| x.id.clone()),
-                instrument_identifier_id: t.instrument_identifier.as_ref().map(|x| x.id.clone()),
-                shipping_address_id: t.shipping_address.as_ref().map(|x| x.id.clone()),
-            })
+            .map(IssuedTokens::from)
             .unwrap_or_default();
         Ok(Self {
             authorized_amount: amount_of(r)?,
@@ -466,6 +461,17 @@ impl TryFrom<&TransactionSummaryDto> for TransactionSummary {
     }
 }
 
+impl From<&ResponseTokenInformation> for IssuedTokens {
+    fn from(t: &ResponseTokenInformation) -> Self {
+        IssuedTokens {
+            customer_id: t.customer.as_ref().map(|x| x.id.clone()),
+            payment_instrument_id: t.payment_instrument.as_ref().map(|x| x.id.clone()),
+            instrument_identifier_id: t.instrument_identifier.as_ref().map(|x| x.id.clone()),
+            shipping_address_id: t.shipping_address.as_ref().map(|x| x.id.clone()),
+        }
+    }
+}
+
 impl From<&TransactionDetailsDto> for TransactionDetails {
     fn from(d: &TransactionDetailsDto) -> Self {
         let info = d.application_information.as_ref();
@@ -489,6 +495,12 @@ impl From<&TransactionDetailsDto> for TransactionDetails {
             decline_reason,
             applications: d.application_names(),
             amount: d.amount(),
+            tokens: d
+                .token_information
+                .as_ref()
+                .map(IssuedTokens::from)
+                .unwrap_or_default(),
+            risk: d.risk_information.clone(),
         }
     }
 }

@@ -2,10 +2,10 @@
 //! client ([`super::client::CybersourceClient`]) implements it; unit tests of the pipeline use a
 //! fake.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use o2c_domain::pii::{Email, Pii};
 use o2c_domain::{Address, Money, MoneyError, Order, PaymentInstrument};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -46,8 +46,8 @@ impl From<Instant> for Deadline {
     }
 }
 
-/// How the customer pays: a token, never a card number.
-#[derive(Clone)]
+/// How the customer pays: a token, never a card number. `Debug` redacts the tokens.
+#[derive(Clone, Debug)]
 pub enum PaymentSource {
     /// Microform / Unified Checkout transient token (`tokenInformation.transientTokenJwt`).
     TransientToken(SecretString),
@@ -58,23 +58,6 @@ pub enum PaymentSource {
         customer_id: String,
         payment_instrument_id: Option<String>,
     },
-}
-
-impl fmt::Debug for PaymentSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PaymentSource::TransientToken(_) => f.write_str("TransientToken([REDACTED])"),
-            PaymentSource::TransientTokenId(_) => f.write_str("TransientTokenId([REDACTED])"),
-            PaymentSource::Tms {
-                customer_id,
-                payment_instrument_id,
-            } => f
-                .debug_struct("Tms")
-                .field("customer_id", customer_id)
-                .field("payment_instrument_id", payment_instrument_id)
-                .finish(),
-        }
-    }
 }
 
 impl PartialEq for PaymentSource {
@@ -116,8 +99,8 @@ impl From<&PaymentInstrument> for PaymentSource {
     }
 }
 
-/// An authorization (or sale) with Decision Manager screening. `Debug` leaves out PII.
-#[derive(Clone, PartialEq)]
+/// An authorization (or sale) with Decision Manager screening. `Debug` masks PII ([`Pii`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct AuthorizationInput {
     /// `clientReferenceInformation.code`: our deterministic reference; what
     /// [`PaymentGateway::reconcile_by_reference`] searches for.
@@ -128,7 +111,7 @@ pub struct AuthorizationInput {
     pub amount: Money,
     pub source: PaymentSource,
     pub bill_to: Option<Address>,
-    pub email: Option<String>,
+    pub email: Option<Pii<Email>>,
     pub ship_to: Option<Address>,
     pub lines: Vec<o2c_domain::LineItem>,
     /// `processingInformation.capture`: false (default) = authorization only; true = sale.
@@ -139,21 +122,6 @@ pub struct AuthorizationInput {
     pub create_tokens: bool,
     /// `processingInformation.commerceIndicator` (default `internet`).
     pub commerce_indicator: Option<String>,
-}
-
-impl fmt::Debug for AuthorizationInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthorizationInput")
-            .field("reference", &self.reference)
-            .field("transaction_id", &self.transaction_id)
-            .field("amount", &self.amount)
-            .field("source", &self.source)
-            .field("lines", &self.lines.len())
-            .field("capture", &self.capture)
-            .field("decision_manager", &self.decision_manager)
-            .field("create_tokens", &self.create_tokens)
-            .finish_non_exhaustive()
-    }
 }
 
 impl AuthorizationInput {
@@ -338,42 +306,23 @@ pub struct FollowOnResult {
 }
 
 /// A TMS customer to create.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CustomerInput {
     /// `buyerInformation.merchantCustomerID`: our customer id.
     pub merchant_customer_id: String,
-    pub email: Option<String>,
+    pub email: Option<Pii<Email>>,
     /// `clientReferenceInformation.code`.
     pub reference: Option<String>,
 }
 
-impl fmt::Debug for CustomerInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CustomerInput")
-            .field("merchant_customer_id", &self.merchant_customer_id)
-            .field("email", &self.email.as_ref().map(|_| "[REDACTED]"))
-            .field("reference", &self.reference)
-            .finish()
-    }
-}
-
-/// Create a TMS customer and its default payment instrument from a transient token.
-#[derive(Clone)]
+/// Create a TMS customer and its default payment instrument from a transient token. `Debug`
+/// redacts the token and masks PII.
+#[derive(Clone, Debug)]
 pub struct TokenizeInput {
     pub customer: CustomerInput,
     /// Microform / Unified Checkout transient token.
     pub transient_token: SecretString,
     pub bill_to: Option<Address>,
-}
-
-impl fmt::Debug for TokenizeInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenizeInput")
-            .field("customer", &self.customer)
-            .field("transient_token", &"[REDACTED]")
-            .field("bill_to", &self.bill_to.as_ref().map(|_| "[REDACTED]"))
-            .finish()
-    }
 }
 
 /// Ids of the TMS tokens created from a transient token.
@@ -460,6 +409,10 @@ pub struct TransactionDetails {
     /// `orderInformation.amountDetails`: authorized amount, else total; `Err` when the answer
     /// holds one that cannot be read exactly.
     pub amount: Option<Result<Money, MoneyError>>,
+    /// TMS tokens the transaction created, when it reports them.
+    pub tokens: IssuedTokens,
+    /// Decision Manager's `riskInformation`, as in [`AuthorizationResult::risk`].
+    pub risk: Option<RiskInformation>,
 }
 
 impl TransactionDetails {

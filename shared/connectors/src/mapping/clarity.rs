@@ -19,6 +19,7 @@ use o2c_domain::model::{
     Address, Customer, LineItem, Order, PaymentInstrument, Refund, RefundStatus,
 };
 use o2c_domain::money::{Currency, Money};
+use o2c_domain::pii::Pii;
 use o2c_domain::state::OrderState;
 use o2c_domain::time::Timestamp;
 
@@ -318,7 +319,7 @@ fn required<'a>(path: &str, value: &'a str) -> Result<&'a str, MappingError> {
     }
 }
 
-fn nonblank(v: &Option<String>) -> Option<String> {
+fn nonblank<T: Clone + std::ops::Deref<Target = str>>(v: &Option<T>) -> Option<T> {
     v.as_ref().filter(|s| !s.trim().is_empty()).cloned()
 }
 
@@ -333,9 +334,9 @@ pub fn address_to_canonical(path: &str, a: &wire::Address) -> Result<Address, Ma
         ));
     }
     Ok(Address {
-        first_name: required(&format!("{path}.firstName"), &a.first_name)?.to_owned(),
-        last_name: required(&format!("{path}.lastName"), &a.last_name)?.to_owned(),
-        line1: required(&format!("{path}.line1"), &a.line1)?.to_owned(),
+        first_name: required(&format!("{path}.firstName"), &a.first_name)?.into(),
+        last_name: required(&format!("{path}.lastName"), &a.last_name)?.into(),
+        line1: required(&format!("{path}.line1"), &a.line1)?.into(),
         line2: nonblank(&a.line2),
         city: required(&format!("{path}.city"), &a.city)?.to_owned(),
         region: nonblank(&a.region),
@@ -420,7 +421,7 @@ pub fn instrument_from_payment(
     }
     Ok(PaymentInstrument::Tms {
         customer_id,
-        payment_instrument_id: token,
+        payment_instrument_id: token.into_inner(),
     })
 }
 
@@ -447,7 +448,7 @@ fn customer(o: &wire::Order, bill_to: &Address) -> Result<Customer, MappingError
             clarity: Some(c.id.clone()),
             ..ExternalIds::default()
         },
-        email: email.to_owned(),
+        email: email.into(),
         first_name: nonblank(&c.first_name).unwrap_or_else(|| bill_to.first_name.clone()),
         last_name: nonblank(&c.last_name).unwrap_or_else(|| bill_to.last_name.clone()),
         phone: bill_to.phone.clone(),
@@ -654,7 +655,7 @@ pub fn address_to_clarity(a: &Address, email: Option<&str>) -> wire::Address {
         postal_code: Some(a.postal_code.clone()).filter(|p| !p.is_empty()),
         country_code: a.country.clone(),
         phone: a.phone.clone(),
-        email: email.map(str::to_owned),
+        email: email.map(Pii::from),
     }
 }
 
@@ -767,7 +768,7 @@ pub fn order_to_clarity(
         PaymentInstrument::Tms {
             customer_id,
             payment_instrument_id,
-        } => (payment_instrument_id.clone(), Some(customer_id.clone())),
+        } => (Pii::from(payment_instrument_id), Some(customer_id.clone())),
     };
     let created = order.created_at.to_rfc3339();
     let email = order.customer.email.as_str();
@@ -787,7 +788,7 @@ pub fn order_to_clarity(
                 .clarity
                 .clone()
                 .unwrap_or_else(|| order.customer.id.to_string()),
-            email: email.to_owned(),
+            email: email.into(),
             first_name: Some(order.customer.first_name.clone()),
             last_name: Some(order.customer.last_name.clone()),
         },

@@ -111,7 +111,11 @@ fn address_book_address(a: &Address) -> Value {
     let mut m = Map::new();
     m.insert(
         "addressee".into(),
-        json!(format!("{} {}", a.first_name, a.last_name)),
+        json!(format!(
+            "{} {}",
+            a.first_name.as_str(),
+            a.last_name.as_str()
+        )),
     );
     m.insert("addr1".into(), json!(a.line1));
     if let Some(l2) = &a.line2 {

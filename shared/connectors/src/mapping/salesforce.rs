@@ -188,7 +188,11 @@ pub fn fraud_case(
         "Status": "New",
         "Priority": priority,
         "Origin": cfg.origin,
-        "SuppliedName": format!("{} {}", order.customer.first_name, order.customer.last_name),
+        "SuppliedName": format!(
+            "{} {}",
+            order.customer.first_name.as_str(),
+            order.customer.last_name.as_str()
+        ),
         "SuppliedEmail": order.customer.email,
     });
     let f = fields.as_object_mut().expect("object");
@@ -294,7 +298,11 @@ pub fn dispute_case(
         "Priority": priority,
         "Origin": cfg.origin,
         "Type": "Chargeback",
-        "SuppliedName": format!("{} {}", order.customer.first_name, order.customer.last_name),
+        "SuppliedName": format!(
+            "{} {}",
+            order.customer.first_name.as_str(),
+            order.customer.last_name.as_str()
+        ),
         "SuppliedEmail": order.customer.email,
     });
     let f = fields.as_object_mut().expect("object");

@@ -1,8 +1,7 @@
 //! Pieces every Cybersource API shares: exact amounts, client references, the payment source,
 //! bill-to / ship-to, line items, and a lenient string reader for TSS codes.
 
-use std::fmt;
-
+use o2c_domain::pii::{AddressLine, Email, Name, Phone, Pii, PostalCode, Token};
 use o2c_domain::{Currency, Money, MoneyError};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -147,54 +146,34 @@ pub struct PaymentInformation {
 }
 
 /// `tokenInformation` of a payment: a Microform / Unified Checkout transient token.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TokenInformation {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub transient_token_jwt: Option<String>,
+    pub transient_token_jwt: Option<Pii<Token>>,
     /// 64-hex TMS transient token id.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
-}
-
-impl fmt::Debug for TokenInformation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenInformation")
-            .field(
-                "transient_token_jwt",
-                &self.transient_token_jwt.as_ref().map(|_| "[REDACTED]"),
-            )
-            .field("jti", &self.jti.as_ref().map(|_| "[REDACTED]"))
-            .finish()
-    }
+    pub jti: Option<Pii<Token>>,
 }
 
 /// `orderInformation.billTo`.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BillTo {
-    pub first_name: String,
-    pub last_name: String,
-    pub address1: String,
+    pub first_name: Pii<Name>,
+    pub last_name: Pii<Name>,
+    pub address1: Pii<AddressLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub address2: Option<String>,
+    pub address2: Option<Pii<AddressLine>>,
     pub locality: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub administrative_area: Option<String>,
-    pub postal_code: String,
+    pub postal_code: Pii<PostalCode>,
     pub country: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<Pii<Email>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-}
-
-impl fmt::Debug for BillTo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BillTo")
-            .field("country", &self.country)
-            .finish_non_exhaustive()
-    }
+    pub phone_number: Option<Pii<Phone>>,
 }
 
 impl BillTo {
@@ -208,34 +187,26 @@ impl BillTo {
             administrative_area: a.region.clone(),
             postal_code: a.postal_code.clone(),
             country: a.country.clone(),
-            email: email.map(str::to_owned),
+            email: email.map(Pii::from),
             phone_number: a.phone.clone(),
         }
     }
 }
 
 /// `orderInformation.shipTo`.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ShipTo {
-    pub first_name: String,
-    pub last_name: String,
-    pub address1: String,
+    pub first_name: Pii<Name>,
+    pub last_name: Pii<Name>,
+    pub address1: Pii<AddressLine>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub address2: Option<String>,
+    pub address2: Option<Pii<AddressLine>>,
     pub locality: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub administrative_area: Option<String>,
-    pub postal_code: String,
+    pub postal_code: Pii<PostalCode>,
     pub country: String,
-}
-
-impl fmt::Debug for ShipTo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShipTo")
-            .field("country", &self.country)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ShipTo {

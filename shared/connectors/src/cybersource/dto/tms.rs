@@ -1,7 +1,6 @@
 //! Token Management Service (TMS): customers, payment instruments and `/tms/v2/tokenize`.
 
-use std::fmt;
-
+use o2c_domain::pii::{Email, Pii, Token};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -9,7 +8,7 @@ use super::common::*;
 use super::payments::TmsError;
 
 /// `buyerInformation` of a TMS customer.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BuyerInformation {
     #[serde(
@@ -19,16 +18,7 @@ pub struct BuyerInformation {
     )]
     pub merchant_customer_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-}
-
-impl fmt::Debug for BuyerInformation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BuyerInformation")
-            .field("merchant_customer_id", &self.merchant_customer_id)
-            .field("email", &self.email.as_ref().map(|_| "[REDACTED]"))
-            .finish()
-    }
+    pub email: Option<Pii<Email>>,
 }
 
 /// `POST /tms/v2/customers`.
@@ -105,31 +95,17 @@ pub struct TokenizeProcessingInformation {
 }
 
 /// `tokenInformation` of `POST /tms/v2/tokenize`: the transient token plus what to create.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TokenizeTokenInformation {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub transient_token_jwt: Option<String>,
+    pub transient_token_jwt: Option<Pii<Token>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
+    pub jti: Option<Pii<Token>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<CustomerRequest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_instrument: Option<PaymentInstrumentDto>,
-}
-
-impl fmt::Debug for TokenizeTokenInformation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenizeTokenInformation")
-            .field(
-                "transient_token_jwt",
-                &self.transient_token_jwt.as_ref().map(|_| "[REDACTED]"),
-            )
-            .field("jti", &self.jti.as_ref().map(|_| "[REDACTED]"))
-            .field("customer", &self.customer)
-            .field("payment_instrument", &self.payment_instrument)
-            .finish()
-    }
 }
 
 /// `POST /tms/v2/tokenize`: create a customer and its payment instrument (and the instrument
