@@ -31,7 +31,7 @@ use super::error::ClarityError;
 use o2c_domain::ports::{Clock, SystemClock};
 
 use crate::http::oauth::{TokenCache, TokenEndpoint};
-use crate::http::rest::BearerClient;
+use crate::http::rest::{bearer_retry_policy, BearerClient};
 use crate::http::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
 use crate::http::transport::{encode_path_segment, encode_query_value, Reply};
 
@@ -308,14 +308,10 @@ pub trait ClarityOrderList: Send + Sync {
     async fn list_orders(&self, query: &OrderListQuery) -> Result<OrderPage, ClarityError>;
 }
 
-/// The client's retry policy, `CLARITY_ASSUMED.md` §A6 (retries): 0.5 s base, ×2, 30 s cap, 5 attempts.
+/// The client's retry policy, `CLARITY_ASSUMED.md` §A6 (retries): 0.5 s base, ×2, 30 s cap, 5
+/// attempts ([`bearer_retry_policy`]).
 pub fn retry_policy() -> RetryPolicy {
-    RetryPolicy {
-        base: Duration::from_millis(500),
-        cap: Duration::from_secs(30),
-        max_attempts: 5,
-        min_attempt_time: Duration::from_millis(500),
-    }
+    bearer_retry_policy()
 }
 
 /// How to reach Clarity.

@@ -8,8 +8,19 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::oauth::{Authorized, OAuthError, TokenCache, TokenRejection};
-use super::retry::{Attempt, Retrier, Retryable, Sleeper};
+use super::retry::{Attempt, Retrier, RetryPolicy, Retryable, Sleeper};
 use super::transport::{attempt_timeout, execute, refuse_card_data, Reply, TransportFailure};
+
+/// The retry policy of the bearer-token APIs (Clarity, NetSuite, Salesforce): 0.5 s base, ×2,
+/// 30 s cap, 5 attempts (`CLARITY_ASSUMED.md` §A6).
+pub fn bearer_retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        base: Duration::from_millis(500),
+        cap: Duration::from_secs(30),
+        max_attempts: 5,
+        min_attempt_time: Duration::from_millis(500),
+    }
+}
 
 /// An error that may ask for a minimum wait before the next attempt (`Retry-After`).
 pub trait RetryAfterHint {
