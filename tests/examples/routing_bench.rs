@@ -178,7 +178,9 @@ async fn run(strategy: Strategy, a: &Args, sim: &Sim, routes: &BTreeMap<String, 
             token = t["transientTokenJwt"].as_str().unwrap().to_string();
         }
         let mut order = sample::order(&format!("RB-{i}"));
-        order.instrument = PaymentInstrument::TransientToken { jwt: token.clone() };
+        order.instrument = PaymentInstrument::TransientToken {
+            jwt: token.clone().into(),
+        };
         let route = match strategy {
             Strategy::Oracle => routes[if i < half { "a" } else { "b" }].clone(),
             _ => router.choose(&order, &[]).await.route.expect("a route"),

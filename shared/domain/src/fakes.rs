@@ -182,8 +182,8 @@ impl SecretSource for StaticSecrets {
     }
 }
 
-/// A clock the test moves by hand.
-#[derive(Clone)]
+/// A clock the test moves by hand; clones share the time.
+#[derive(Clone, Debug)]
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
@@ -191,8 +191,18 @@ impl ManualClock {
         ManualClock(Arc::new(AtomicI64::new(ms)))
     }
 
+    /// At `secs` whole seconds after the Unix epoch.
+    pub fn at_unix(secs: u64) -> Self {
+        Self::at(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000))
+    }
+
     pub fn advance_ms(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    /// Moves the clock on by `by` (whole milliseconds).
+    pub fn advance(&self, by: std::time::Duration) {
+        self.advance_ms(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
     }
 }
 

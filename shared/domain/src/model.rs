@@ -1,30 +1,32 @@
 //! The canonical model: orders, customers, payments, refunds and chargebacks, each with our
 //! id and the external ids that link it to Clarity, Cybersource, the ERP and the CRM.
 //!
-//! Card data never appears here: a payment instrument is a Cybersource token.
+//! Card data never appears here: a payment instrument is a Cybersource token. Personal data
+//! (names, emails, phones, address lines, postal codes) and tokens are [`Pii`] fields, so
+//! `Debug` of any of these types shows only masks.
 
 use crate::ids::{ChargebackId, CustomerId, ExternalIds, OrderId, PaymentId, RefundId};
 use crate::money::{Currency, Money, MoneyError};
+use crate::pii::{AddressLine, Email, Name, Phone, Pii, PostalCode, Token};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
-    pub first_name: String,
-    pub last_name: String,
-    pub line1: String,
+    pub first_name: Pii<Name>,
+    pub last_name: Pii<Name>,
+    pub line1: Pii<AddressLine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line2: Option<String>,
+    pub line2: Option<Pii<AddressLine>>,
     pub city: String,
     /// State / province / region code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    pub postal_code: String,
+    pub postal_code: Pii<PostalCode>,
     /// ISO 3166-1 alpha-2.
     pub country: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub phone: Option<Pii<Phone>>,
 }
 
 /// A customer. `external.cybersource` is the TMS customer id once one exists.
@@ -33,11 +35,11 @@ pub struct Customer {
     pub id: CustomerId,
     #[serde(default)]
     pub external: ExternalIds,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    pub email: Pii<Email>,
+    pub first_name: Pii<Name>,
+    pub last_name: Pii<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub phone: Option<Pii<Phone>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,34 +70,16 @@ impl LineItem {
 }
 
 /// How the customer pays: always a Cybersource token, never a card number.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PaymentInstrument {
     /// A Microform / Unified Checkout transient token (a JWT, valid for 15 minutes).
-    TransientToken { jwt: String },
+    TransientToken { jwt: Pii<Token> },
     /// Stored TMS ids.
     Tms {
         customer_id: String,
         payment_instrument_id: String,
     },
-}
-
-impl fmt::Debug for PaymentInstrument {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PaymentInstrument::TransientToken { .. } => {
-                f.write_str("TransientToken { jwt: [REDACTED] }")
-            }
-            PaymentInstrument::Tms {
-                customer_id,
-                payment_instrument_id,
-            } => f
-                .debug_struct("Tms")
-                .field("customer_id", customer_id)
-                .field("payment_instrument_id", payment_instrument_id)
-                .finish(),
-        }
-    }
 }
 
 /// The payment of an order at Cybersource. `external.cybersource` is the authorization's
@@ -380,5 +364,18 @@ mod tests {
             jwt: "eyJhbGciOi.secret.sig".into(),
         };
         assert!(!format!("{i:?}").contains("eyJ"));
+    }
+
+    #[test]
+    fn debug_of_an_order_masks_the_customer() {
+        let o = sample::order("o9");
+        let dbg = format!("{o:?}");
+        for pii in ["ada@example.com", "Ada", "Lovelace", "Analytical", "N1 1AA"] {
+            assert!(!dbg.contains(pii), "{pii} in {dbg}");
+        }
+        assert!(
+            dbg.contains("\"a***@e***.com\"") && dbg.contains("\"N1***\""),
+            "{dbg}"
+        );
     }
 }

@@ -18,6 +18,7 @@
 
 use serde_json::Value;
 use std::borrow::Cow;
+use std::fmt;
 
 /// Whether PII is masked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -366,6 +367,172 @@ fn looks_like_date(run: &str) -> bool {
         && b[8..10].iter().all(u8::is_ascii_digit)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Pii<T, K>: one field type whose Debug is masked
+// ---------------------------------------------------------------------------------------------
+
+/// What a [`Pii`] value is, at the type level: how its `Debug` masks it.
+pub trait PiiMarker {
+    /// The kind whose mask `Debug` shows; `None` shows `[REDACTED]` (a token).
+    const KIND: Option<PiiKind>;
+}
+
+macro_rules! pii_markers {
+    ($($(#[$doc:meta])* $name:ident => $kind:expr;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        pub struct $name;
+        impl PiiMarker for $name {
+            const KIND: Option<PiiKind> = $kind;
+        }
+    )*};
+}
+
+pii_markers! {
+    /// A person's (or company's) name: `Ada` → `A***`.
+    Name => Some(PiiKind::Name);
+    /// `ada@example.com` → `a***@e***.com`.
+    Email => Some(PiiKind::Email);
+    /// `+44 20 7946 0958` → `***58`.
+    Phone => Some(PiiKind::Phone);
+    /// Any address line → `***`.
+    AddressLine => Some(PiiKind::AddressLine);
+    /// `94107` → `94***`.
+    PostalCode => Some(PiiKind::PostalCode);
+    /// A payment token (transient token JWT, instrument token): `[REDACTED]`.
+    Token => None;
+}
+
+/// A personal value (or a token) in a DTO or model field: transparent for serde, `Deref`s to
+/// `str`, and its `Debug` shows only the mask of its kind `K` ([`Name`], [`Email`], [`Phone`],
+/// [`AddressLine`], [`PostalCode`], [`Token`]). So a `#[derive(Debug)]` struct never prints
+/// PII, and no hand-written `Debug` is needed. There is deliberately no `Display`: the value
+/// is reached through `Deref` (`&*v`, `v.as_str()`, `v.to_string()`), never by formatting.
+///
+/// ```
+/// use o2c_domain::pii::{Email, Pii};
+/// let e: Pii<Email> = "ada@example.com".into();
+/// assert_eq!(format!("{e:?}"), "\"a***@e***.com\"");
+/// assert_eq!(e, "ada@example.com");
+/// assert_eq!(serde_json::to_string(&e).unwrap(), "\"ada@example.com\"");
+/// ```
+pub struct Pii<K>(String, std::marker::PhantomData<fn() -> K>);
+
+impl<K> Pii<K> {
+    pub fn new(value: impl Into<String>) -> Self {
+        Pii(value.into(), std::marker::PhantomData)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+
+    /// The same value as another kind (e.g. a Clarity address line into a NetSuite one).
+    pub fn cast<L>(&self) -> Pii<L> {
+        Pii::new(self.0.clone())
+    }
+}
+
+impl<K: PiiMarker> fmt::Debug for Pii<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match K::KIND {
+            Some(kind) => fmt::Debug::fmt(&mask(kind, &self.0), f),
+            None => f.write_str("[REDACTED]"),
+        }
+    }
+}
+
+impl<K> std::ops::Deref for Pii<K> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<K> AsRef<str> for Pii<K> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<K> Clone for Pii<K> {
+    fn clone(&self) -> Self {
+        Pii::new(self.0.clone())
+    }
+}
+
+impl<K> Default for Pii<K> {
+    fn default() -> Self {
+        Pii::new(String::new())
+    }
+}
+
+impl<K> PartialEq for Pii<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<K> Eq for Pii<K> {}
+
+impl<K> std::hash::Hash for Pii<K> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl<K> PartialEq<str> for Pii<K> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl<K> PartialEq<&str> for Pii<K> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl<K> PartialEq<String> for Pii<K> {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl<K> From<String> for Pii<K> {
+    fn from(value: String) -> Self {
+        Pii::new(value)
+    }
+}
+
+impl<K> From<&str> for Pii<K> {
+    fn from(value: &str) -> Self {
+        Pii::new(value)
+    }
+}
+
+impl<K> From<&String> for Pii<K> {
+    fn from(value: &String) -> Self {
+        Pii::new(value.clone())
+    }
+}
+
+impl<K> serde::Serialize for Pii<K> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de, K> serde::Deserialize<'de> for Pii<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Pii::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,5 +670,47 @@ mod tests {
             mask_text("Zoë <zoë@exämple.de>: 0151 2345678", MaskPolicy::Mask),
             "Zoë <z***@e***.de>: ***78"
         );
+    }
+
+    #[test]
+    fn pii_fields_debug_as_their_mask_and_serialise_as_the_value() {
+        #[derive(Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+        struct Person {
+            name: Pii<Name>,
+            email: Pii<Email>,
+            phone: Option<Pii<Phone>>,
+            line1: Pii<AddressLine>,
+            postal: Pii<PostalCode>,
+            token: Pii<Token>,
+        }
+        let p = Person {
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            phone: Some("+44 20 7946 0958".into()),
+            line1: "1 Analytical Way".into(),
+            postal: "94107".into(),
+            token: "eyJhbGciOi.x.y".into(),
+        };
+        let dbg = format!("{p:?}");
+        for shown in [
+            "\"A***\"",
+            "\"a***@e***.com\"",
+            "Some(\"***58\")",
+            "\"***\"",
+            "\"94***\"",
+            "[REDACTED]",
+        ] {
+            assert!(dbg.contains(shown), "{shown} not in {dbg}");
+        }
+        for hidden in ["Ada", "ada@", "7946", "Analytical", "94107", "eyJ"] {
+            assert!(!dbg.contains(hidden), "{hidden} in {dbg}");
+        }
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["email"], "ada@example.com");
+        assert_eq!(v["phone"], "+44 20 7946 0958");
+        let back: Person = serde_json::from_value(v).unwrap();
+        assert_eq!(back, p);
+        assert_eq!(p.name, "Ada");
+        assert_eq!(p.email.as_str(), "ada@example.com");
     }
 }

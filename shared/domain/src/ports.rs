@@ -514,7 +514,8 @@ pub trait SecretSource: Send + Sync {
     async fn secret(&self, id: &str) -> Result<SecretString, SecretError>;
 }
 
-/// The time, injectable.
+/// Wall-clock time, injectable: the one clock of the workspace (the connectors' OAuth token
+/// cache reads it too; tests move [`crate::fakes::ManualClock`] by hand).
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
 }
@@ -525,11 +526,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        Timestamp::from_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+        Timestamp::from_system_time(std::time::SystemTime::now())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A point in time, milliseconds since the Unix epoch (UTC).
 ///
@@ -38,6 +38,20 @@ impl Timestamp {
     /// Whole seconds since the epoch (DynamoDB TTL attributes use this unit).
     pub const fn epoch_seconds(self) -> i64 {
         self.0.div_euclid(1000)
+    }
+
+    /// The same instant as a [`SystemTime`] (times before the epoch clamp to the epoch).
+    pub fn to_system_time(self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(u64::try_from(self.0).unwrap_or(0))
+    }
+
+    /// A [`SystemTime`], truncated to the millisecond (times before the epoch clamp to it).
+    pub fn from_system_time(t: SystemTime) -> Self {
+        let ms = t
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
     }
 
     pub fn plus(self, d: Duration) -> Self {

@@ -9,7 +9,7 @@
 //! in-memory fakes.
 
 use o2c_connectors::cybersource::{ClientConfig, CybersourceClient, HttpSignatureSigner};
-use o2c_connectors::retry::{Retrier, RetryPolicy, OUT_OF_TIME};
+use o2c_connectors::http::retry::{Retrier, RetryPolicy, OUT_OF_TIME};
 use o2c_domain::fakes::{InMemoryPublisher, InMemoryStore, ManualClock};
 use o2c_domain::model::sample;
 use o2c_domain::ports::OrderRecord;

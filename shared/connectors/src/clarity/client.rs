@@ -1,5 +1,5 @@
 //! The Clarity client: the [`ClarityApi`] port and its HTTP implementation against the ASSUMED
-//! "Clarity Integration API v1" (clarity.md §4; E6 inventory in CLARITY_ASSUMED.md).
+//! "Clarity Integration API v1" (assumed; E6 inventory and conventions in `CLARITY_ASSUMED.md` §A1, §A6).
 //!
 //! * Every call carries `Authorization: Bearer` from the shared [`TokenCache`] (one refresh and
 //!   one retry on 401 invalid_token).
@@ -10,7 +10,7 @@
 //! * Optimistic concurrency: `ETag: "<version>"` is read into [`Versioned::version`];
 //!   `If-Match: "<version>"` is sent when given, and a 412 is [`ClarityError::VersionConflict`].
 //!
-//! A second implementation for the real CEF routes (clarity.md §4.10) can implement
+//! A second implementation for the real CEF routes (see `CLARITY_ASSUMED.md`, introduction) can implement
 //! [`ClarityApi`] and inherit [`ClarityApi::set_status`].
 
 use std::sync::Arc;
@@ -28,9 +28,12 @@ use super::dto::{
     Shipment, ShipmentCreate,
 };
 use super::error::ClarityError;
-use crate::oauth::{Clock, SystemClock, TokenCache, TokenEndpoint};
-use crate::rest::{encode_path_segment, encode_query_value, BearerClient, Reply};
-use crate::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use o2c_domain::ports::{Clock, SystemClock};
+
+use crate::http::oauth::{TokenCache, TokenEndpoint};
+use crate::http::rest::{bearer_retry_policy, BearerClient};
+use crate::http::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use crate::http::transport::{encode_path_segment, encode_query_value, Reply};
 
 /// A resource and the version its `ETag` named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +205,7 @@ pub trait ClarityApi: Send + Sync {
     }
 }
 
-/// E3 `GET /api/v1/orders` query (clarity.md §4.3). Results are ordered by `updatedAt`, then
+/// E3 `GET /api/v1/orders` query (`CLARITY_ASSUMED.md` §A6, client conventions). Results are ordered by `updatedAt`, then
 /// `id`; `cursor` is the previous page's opaque `nextCursor`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderListQuery {
@@ -305,14 +308,10 @@ pub trait ClarityOrderList: Send + Sync {
     async fn list_orders(&self, query: &OrderListQuery) -> Result<OrderPage, ClarityError>;
 }
 
-/// The client's retry policy, clarity.md §4.8: 0.5 s base, ×2, 30 s cap, 5 attempts.
+/// The client's retry policy, `CLARITY_ASSUMED.md` §A6 (retries): 0.5 s base, ×2, 30 s cap, 5
+/// attempts ([`bearer_retry_policy`]).
 pub fn retry_policy() -> RetryPolicy {
-    RetryPolicy {
-        base: Duration::from_millis(500),
-        cap: Duration::from_secs(30),
-        max_attempts: 5,
-        min_attempt_time: Duration::from_millis(500),
-    }
+    bearer_retry_policy()
 }
 
 /// How to reach Clarity.

@@ -15,8 +15,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::webhook::WebhookVerifier;
-use crate::oauth::{ClientAuth, TokenEndpoint};
-use crate::rest::{parse_secret, SecretFormatError};
+use crate::http::oauth::{ClientAuth, TokenEndpoint};
+use crate::http::transport::{parse_secret, SecretFormatError};
 
 /// The `ClaritySecret` JSON.
 #[derive(Clone, Deserialize)]

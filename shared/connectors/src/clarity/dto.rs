@@ -1,16 +1,16 @@
-//! Clarity wire DTOs: the ASSUMED "Clarity Integration API v1" (clarity.md §4.4), plus the
-//! inventory level of `CLARITY_ASSUMED.md` (E6).
+//! Clarity wire DTOs: the ASSUMED "Clarity Integration API v1" resources (order, customer,
+//! payment info, shipment), plus the inventory level of `CLARITY_ASSUMED.md` §A1 (E6).
 //!
 //! * camelCase on the wire; unknown fields are ignored (§4.1), optional ones may be absent or null.
 //! * Money stays a decimal string here (`"107.99"`); [`crate::mapping`] turns it into
 //!   [`o2c_domain::Money`] exactly and reports the field path of anything it cannot read.
 //! * `Debug` of anything holding PII (names, emails, phones, addresses) or an instrument token
-//!   is masked ([`o2c_domain::pii`]).
+//!   is masked: those fields are [`Pii`] (`o2c_domain::pii`).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use o2c_domain::pii;
+use o2c_domain::pii::{AddressLine, Email, Name, Phone, Pii, PostalCode, Token};
 use serde::{Deserialize, Serialize};
 
 /// Order status (§4.5). Anything this version does not know reads as [`ClarityStatus::Other`].
@@ -77,40 +77,28 @@ pub enum PaymentStatus {
 }
 
 /// `Address` (§4.4).
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
-    pub first_name: String,
-    pub last_name: String,
+    pub first_name: Pii<Name>,
+    pub last_name: Pii<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<String>,
-    pub line1: String,
+    pub company: Option<Pii<Name>>,
+    pub line1: Pii<AddressLine>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line2: Option<String>,
+    pub line2: Option<Pii<AddressLine>>,
     pub city: String,
     /// ISO 3166-2 subdivision part (`TX`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
+    pub postal_code: Option<Pii<PostalCode>>,
     /// ISO 3166-1 alpha-2.
     pub country_code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub phone: Option<Pii<Phone>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-}
-
-impl fmt::Debug for Address {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Address")
-            .field("first_name", &pii::mask_name(&self.first_name))
-            .field("last_name", &pii::mask_name(&self.last_name))
-            .field("city", &self.city)
-            .field("region", &self.region)
-            .field("country_code", &self.country_code)
-            .finish_non_exhaustive()
-    }
+    pub email: Option<Pii<Email>>,
 }
 
 /// `LineItem` (§4.4). `lineTotal = quantity × unitPrice − discountTotal + taxTotal`.
@@ -139,29 +127,20 @@ pub struct Totals {
 }
 
 /// `CustomerRef` (§4.4).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerRef {
     pub id: String,
-    pub email: String,
+    pub email: Pii<Email>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
+    pub first_name: Option<Pii<Name>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
-}
-
-impl fmt::Debug for CustomerRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CustomerRef")
-            .field("id", &self.id)
-            .field("email", &pii::mask_email(&self.email))
-            .finish_non_exhaustive()
-    }
+    pub last_name: Option<Pii<Name>>,
 }
 
 /// `PaymentInfo` (§4.4); in a PATCH it is merged field by field, so every field is optional
 /// and only what is set is sent.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -184,30 +163,13 @@ pub struct PaymentInfo {
     pub card_last4: Option<String>,
     /// A Cybersource transient token (JWT) or TMS payment-instrument id; never a PAN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instrument_token: Option<String>,
+    pub instrument_token: Option<Pii<Token>>,
     /// ASSUMED addition (CLARITY_ASSUMED.md §A2): the TMS customer id that goes with a TMS
     /// payment-instrument id in `instrumentToken`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tms_customer_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-}
-
-impl fmt::Debug for PaymentInfo {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PaymentInfo")
-            .field("status", &self.status)
-            .field("amount", &self.amount)
-            .field("currency", &self.currency)
-            .field("transaction_id", &self.transaction_id)
-            .field("card_brand", &self.card_brand)
-            .field("card_last4", &self.card_last4)
-            .field(
-                "instrument_token",
-                &self.instrument_token.as_ref().map(|_| "[REDACTED]"),
-            )
-            .finish_non_exhaustive()
-    }
 }
 
 /// `Order` (§4.4).
@@ -268,17 +230,17 @@ pub struct CustomerExternalIds {
 }
 
 /// `Customer` (§4.4). `createdAt`, `updatedAt` and `version` are read-only: read, never sent.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     pub id: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    pub email: Pii<Email>,
+    pub first_name: Pii<Name>,
+    pub last_name: Pii<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<String>,
+    pub company: Option<Pii<Name>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub phone: Option<Pii<Phone>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_address: Option<Address>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,17 +253,6 @@ pub struct Customer {
     pub updated_at: Option<String>,
     #[serde(default, skip_serializing)]
     pub version: Option<u64>,
-}
-
-impl fmt::Debug for Customer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Customer")
-            .field("id", &self.id)
-            .field("email", &pii::mask_email(&self.email))
-            .field("external_ids", &self.external_ids)
-            .field("version", &self.version)
-            .finish_non_exhaustive()
-    }
 }
 
 /// One line of a shipment.
@@ -463,5 +414,69 @@ mod tests {
             out,
             json!({"id": "CUST-1", "email": "a@b.co", "firstName": "A", "lastName": "B"})
         );
+    }
+
+    #[test]
+    fn debug_of_a_customer_shows_no_email_name_address_or_phone() {
+        let address = Address {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            company: Some("Analytical Engines Ltd".into()),
+            line1: "12 Marylebone Road".into(),
+            line2: Some("Flat 3".into()),
+            city: "London".into(),
+            region: None,
+            postal_code: Some("NW1 5LR".into()),
+            country_code: "GB".into(),
+            phone: Some("+44 20 7946 0958".into()),
+            email: Some("ada@example.com".into()),
+        };
+        let c = Customer {
+            id: "C-1".into(),
+            email: "ada@example.com".into(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            company: Some("Analytical Engines Ltd".into()),
+            phone: Some("+44 20 7946 0958".into()),
+            billing_address: Some(address.clone()),
+            shipping_address: Some(address),
+            external_ids: None,
+            created_at: None,
+            updated_at: None,
+            version: Some(3),
+        };
+        let dbg = format!("{c:?}");
+        for pii in [
+            "ada@example.com",
+            "Ada",
+            "Lovelace",
+            "Analytical",
+            "Marylebone",
+            "Flat 3",
+            "5LR",
+            "7946",
+            "0958",
+        ] {
+            assert!(!dbg.contains(pii), "{pii} in {dbg}");
+        }
+        // The masks keep their shape; what is not personal stays readable.
+        for shown in [
+            "\"a***@e***.com\"",
+            "\"A***\"",
+            "\"L***\"",
+            "\"***\"",
+            "\"NW***\"",
+            "\"***58\"",
+            "C-1",
+            "London",
+            "GB",
+        ] {
+            assert!(dbg.contains(shown), "{shown} not in {dbg}");
+        }
+        // The wire shape is untouched.
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["email"], "ada@example.com");
+        assert_eq!(v["billingAddress"]["line1"], "12 Marylebone Road");
+        assert_eq!(v["phone"], "+44 20 7946 0958");
     }
 }

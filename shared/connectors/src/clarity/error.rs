@@ -1,4 +1,4 @@
-//! Clarity error taxonomy (clarity.md §4.6, §4.8) and its mapping to the domain's [`StepError`].
+//! Clarity error taxonomy (RFC 9457 problems; retries per `CLARITY_ASSUMED.md` §A6) and its mapping to the domain's [`StepError`].
 //!
 //! | what happened | variant | retried here (§4.8) | [`StepError`] |
 //! |---|---|---|---|
@@ -26,9 +26,10 @@ use o2c_domain::pii::{mask_text, MaskPolicy};
 use o2c_domain::recipe::{FailureClass, StepError};
 
 use super::dto::Problem;
-use crate::oauth::{OAuthError, TokenRejection};
-use crate::rest::{parse_retry_after, ApiError, Reply, RetryAfterHint, TransportFailure};
-use crate::retry::Retryable;
+use crate::http::oauth::{OAuthError, TokenRejection};
+use crate::http::rest::{ApiError, RetryAfterHint};
+use crate::http::retry::Retryable;
+use crate::http::transport::{parse_retry_after, Reply, TransportFailure};
 
 /// The `code` of a problem body (§4.6).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Clarity webhook events: the envelope (clarity.md §4.9) and its typed payloads.
+//! Clarity webhook events: the envelope (`CLARITY_ASSUMED.md` §A3/§A4 style) and its typed payloads.
 //!
 //! | `type` | payload | where defined |
 //! |---|---|---|

@@ -1,5 +1,5 @@
-//! Clarity eCommerce: the client for the ASSUMED "Clarity Integration API v1" (reference
-//! clarity.md §4, additions in `shared/connectors/CLARITY_ASSUMED.md`), webhook verification
+//! Clarity eCommerce: the client for the ASSUMED "Clarity Integration API v1" (the
+//! assumed contract and our additions: `shared/connectors/CLARITY_ASSUMED.md`), webhook verification
 //! and the typed webhook events.
 //!
 //! | module | what |

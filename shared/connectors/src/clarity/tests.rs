@@ -18,10 +18,12 @@ use crate::clarity::dto::{
     ClarityStatus, Customer, InventoryLevelUpdate, OrderPatch, PaymentInfo, PaymentStatus,
     ShipmentCreate, ShipmentLine,
 };
-use crate::oauth::{ClientAuth, ManualClock, TokenEndpoint};
-use crate::retry::Retryable;
-use crate::retry::Sleeper;
-use crate::test_http::{Request, Response, TestServer, VirtualSleeper};
+use o2c_domain::fakes::ManualClock;
+
+use crate::http::oauth::{ClientAuth, TokenEndpoint};
+use crate::http::retry::Retryable;
+use crate::http::retry::Sleeper;
+use crate::http::test_http::{Request, Response, TestServer, VirtualSleeper};
 
 #[derive(Default)]
 struct Sim {
@@ -236,7 +238,7 @@ async fn fixture() -> Fixture {
     let client = ClarityClient::with_parts(
         config,
         reqwest::Client::new(),
-        ManualClock::at_unix(1_717_243_200),
+        Arc::new(ManualClock::at_unix(1_717_243_200)),
         sleeper.clone(),
         StdRng::seed_from_u64(9),
     );

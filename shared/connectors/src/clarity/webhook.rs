@@ -1,4 +1,4 @@
-//! Clarity webhook verification (clarity.md §4.9, ASSUMED contract), in the documented order:
+//! Clarity webhook verification (ASSUMED contract, `CLARITY_ASSUMED.md`), in the documented order:
 //!
 //! 1. the raw body, capped at 1 MiB (larger → 413);
 //! 2. `X-Clarity-Timestamp` is an integer within 300 s of now, either way (else 401);
@@ -287,7 +287,7 @@ impl WebhookVerifier {
 mod tests {
     use super::*;
 
-    // clarity.md §4.9 test vector.
+    // The assumed contract's signature test vector.
     const SECRET: &str = "whsec_test_clarity_0123456789abcdef";
     const TS: &str = "1717243200";
     const BODY: &str = r#"{"id":"evt_0001","type":"order.created","occurredAt":"2024-06-01T12:00:00Z","payload":{"order":{"id":"ORD-1001","status":"pending_payment"}}}"#;

@@ -18,16 +18,9 @@
 
 use o2c_domain::recipe::{FailureClass, StepError};
 
-use crate::retry::Retryable;
+use crate::http::retry::Retryable;
 
-/// One `errorInformation.details[]` / `details[]` entry of an error body.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FieldDetail {
-    #[serde(default)]
-    pub field: Option<String>,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
+pub use super::dto::FieldDetail;
 
 /// Errors from a Cybersource call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +36,7 @@ pub enum CybersourceError {
     },
     /// The request was sent and the answer was lost or inconclusive (timeout, 502, 504). Do not
     /// resend blindly: reconcile by reference (transaction search), then reverse/void by
-    /// `transactionId` if needed (reference §2.6).
+    /// `transactionId` if needed (docs/cybersource.md, unknown outcomes).
     #[error("cybersource {operation}: outcome unknown: {reason}")]
     OutcomeUnknown {
         operation: &'static str,

@@ -2,16 +2,16 @@
 //! client ([`super::client::CybersourceClient`]) implements it; unit tests of the pipeline use a
 //! fake.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use o2c_domain::{Address, Money, Order, PaymentInstrument};
+use o2c_domain::pii::{Email, Pii};
+use o2c_domain::{Address, Money, MoneyError, Order, PaymentInstrument};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::dto::{ChargebackDetail, TransactionDetails, TransactionSummary};
+use super::dto::{ChargebackDetail, RiskInformation};
 use super::error::CybersourceError;
 use super::outcome::{Operation, PaymentOutcome};
 
@@ -46,8 +46,8 @@ impl From<Instant> for Deadline {
     }
 }
 
-/// How the customer pays: a token, never a card number.
-#[derive(Clone)]
+/// How the customer pays: a token, never a card number. `Debug` redacts the tokens.
+#[derive(Clone, Debug)]
 pub enum PaymentSource {
     /// Microform / Unified Checkout transient token (`tokenInformation.transientTokenJwt`).
     TransientToken(SecretString),
@@ -58,23 +58,6 @@ pub enum PaymentSource {
         customer_id: String,
         payment_instrument_id: Option<String>,
     },
-}
-
-impl fmt::Debug for PaymentSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PaymentSource::TransientToken(_) => f.write_str("TransientToken([REDACTED])"),
-            PaymentSource::TransientTokenId(_) => f.write_str("TransientTokenId([REDACTED])"),
-            PaymentSource::Tms {
-                customer_id,
-                payment_instrument_id,
-            } => f
-                .debug_struct("Tms")
-                .field("customer_id", customer_id)
-                .field("payment_instrument_id", payment_instrument_id)
-                .finish(),
-        }
-    }
 }
 
 impl PartialEq for PaymentSource {
@@ -116,8 +99,8 @@ impl From<&PaymentInstrument> for PaymentSource {
     }
 }
 
-/// An authorization (or sale) with Decision Manager screening. `Debug` leaves out PII.
-#[derive(Clone, PartialEq)]
+/// An authorization (or sale) with Decision Manager screening. `Debug` masks PII ([`Pii`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct AuthorizationInput {
     /// `clientReferenceInformation.code`: our deterministic reference; what
     /// [`PaymentGateway::reconcile_by_reference`] searches for.
@@ -128,7 +111,7 @@ pub struct AuthorizationInput {
     pub amount: Money,
     pub source: PaymentSource,
     pub bill_to: Option<Address>,
-    pub email: Option<String>,
+    pub email: Option<Pii<Email>>,
     pub ship_to: Option<Address>,
     pub lines: Vec<o2c_domain::LineItem>,
     /// `processingInformation.capture`: false (default) = authorization only; true = sale.
@@ -139,21 +122,6 @@ pub struct AuthorizationInput {
     pub create_tokens: bool,
     /// `processingInformation.commerceIndicator` (default `internet`).
     pub commerce_indicator: Option<String>,
-}
-
-impl fmt::Debug for AuthorizationInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthorizationInput")
-            .field("reference", &self.reference)
-            .field("transaction_id", &self.transaction_id)
-            .field("amount", &self.amount)
-            .field("source", &self.source)
-            .field("lines", &self.lines.len())
-            .field("capture", &self.capture)
-            .field("decision_manager", &self.decision_manager)
-            .field("create_tokens", &self.create_tokens)
-            .finish_non_exhaustive()
-    }
 }
 
 impl AuthorizationInput {
@@ -249,7 +217,7 @@ pub struct AuthorizationResult {
     pub card_last4: Option<String>,
     /// Decision Manager's `riskInformation` (score, rules, profile), for the CRM fraud case.
     #[serde(default)]
-    pub risk: Option<super::dto::RiskInformation>,
+    pub risk: Option<RiskInformation>,
 }
 
 /// A capture of (part of) an authorization.
@@ -338,42 +306,23 @@ pub struct FollowOnResult {
 }
 
 /// A TMS customer to create.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CustomerInput {
     /// `buyerInformation.merchantCustomerID`: our customer id.
     pub merchant_customer_id: String,
-    pub email: Option<String>,
+    pub email: Option<Pii<Email>>,
     /// `clientReferenceInformation.code`.
     pub reference: Option<String>,
 }
 
-impl fmt::Debug for CustomerInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CustomerInput")
-            .field("merchant_customer_id", &self.merchant_customer_id)
-            .field("email", &self.email.as_ref().map(|_| "[REDACTED]"))
-            .field("reference", &self.reference)
-            .finish()
-    }
-}
-
-/// Create a TMS customer and its default payment instrument from a transient token.
-#[derive(Clone)]
+/// Create a TMS customer and its default payment instrument from a transient token. `Debug`
+/// redacts the token and masks PII.
+#[derive(Clone, Debug)]
 pub struct TokenizeInput {
     pub customer: CustomerInput,
     /// Microform / Unified Checkout transient token.
     pub transient_token: SecretString,
     pub bill_to: Option<Address>,
-}
-
-impl fmt::Debug for TokenizeInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenizeInput")
-            .field("customer", &self.customer)
-            .field("transient_token", &"[REDACTED]")
-            .field("bill_to", &self.bill_to.as_ref().map(|_| "[REDACTED]"))
-            .finish()
-    }
 }
 
 /// Ids of the TMS tokens created from a transient token.
@@ -418,6 +367,76 @@ pub struct ChargebackReportEntry {
     pub response_due_time: Option<String>,
     /// The row as received.
     pub raw: ChargebackDetail,
+}
+
+/// A transaction found by search, in domain terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionSummary {
+    /// Cybersource transaction id.
+    pub id: String,
+    /// `clientReferenceInformation.code`.
+    pub reference: Option<String>,
+    /// `clientReferenceInformation.transactionId`, when the server echoes it.
+    pub transaction_id: Option<String>,
+    pub submit_time_utc: Option<String>,
+    /// A status when the server provides one (the documented summary has none; use
+    /// `transaction_details` for it).
+    pub status: Option<String>,
+    /// Services that ran (`ics_auth`, `ics_bill`, ...).
+    pub applications: Vec<String>,
+    pub amount: Option<Money>,
+    pub risk_decision: Option<String>,
+}
+
+/// A transaction as `GET /tss/v2/transactions/{id}` reports it, in domain terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionDetails {
+    /// Cybersource transaction id.
+    pub id: Option<String>,
+    pub status: Option<String>,
+    pub reconciliation_id: Option<String>,
+    pub submit_time_utc: Option<String>,
+    /// `clientReferenceInformation.code`.
+    pub reference: Option<String>,
+    /// Decision Manager's decision, when the transaction carries one.
+    pub risk_decision: Option<String>,
+    /// A declined authorization's reason in `errorInformation.reason` terms, read from the
+    /// TSS reason code (`applicationInformation.reasonCode`, else `ics_auth`'s); see
+    /// [`super::outcome::reason_of_code`].
+    pub decline_reason: Option<&'static str>,
+    /// Services that ran (`ics_auth`, `ics_bill`, ...).
+    pub applications: Vec<String>,
+    /// `orderInformation.amountDetails`: authorized amount, else total; `Err` when the answer
+    /// holds one that cannot be read exactly.
+    pub amount: Option<Result<Money, MoneyError>>,
+    /// TMS tokens the transaction created, when it reports them.
+    pub tokens: IssuedTokens,
+    /// Decision Manager's `riskInformation`, as in [`AuthorizationResult::risk`].
+    pub risk: Option<RiskInformation>,
+}
+
+impl TransactionDetails {
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+
+    pub fn risk_decision(&self) -> Option<&str> {
+        self.risk_decision.as_deref()
+    }
+
+    pub fn decline_reason(&self) -> Option<&'static str> {
+        self.decline_reason
+    }
+
+    /// The amount, as read.
+    pub fn amount(&self) -> Option<Result<Money, MoneyError>> {
+        self.amount.clone()
+    }
+
+    /// Names of the services that ran.
+    pub fn application_names(&self) -> Vec<String> {
+        self.applications.clone()
+    }
 }
 
 /// Cybersource, as the pipeline uses it. Every method takes a [`Deadline`] that bounds all of

@@ -5,8 +5,9 @@
 //! | module | what |
 //! |---|---|
 //! | [`client`] | HTTP plumbing: sign the exact body bytes, send, classify, retry |
-//! | [`dto`] | wire DTOs (reference §2) and conversions to/from the domain (exact money) |
-//! | [`gateway`] | the [`PaymentGateway`] trait and its inputs/results |
+//! | [`dto`] | wire DTOs (docs/cybersource.md), one module per API (payments, search, TMS, reporting) |
+//! | [`convert`] | gateway inputs → request DTOs, response DTOs → gateway results (exact money) |
+//! | [`gateway`] | the [`PaymentGateway`] port and its inputs/results, in domain terms |
 //! | [`outcome`] | status + risk decision + reason → [`PaymentOutcome`] (the one place) |
 //! | [`error`] | [`CybersourceError`] and its mapping to the domain's `StepError` |
 //! | [`credentials`] | the Secrets Manager JSON |
@@ -15,6 +16,7 @@
 
 pub mod card;
 pub mod client;
+pub mod convert;
 pub mod credentials;
 pub mod dto;
 pub mod error;
@@ -29,13 +31,13 @@ pub mod webhook;
 
 pub use client::{ClientConfig, CybersourceClient};
 pub use credentials::{CredentialsError, CybersourceCredentials, WebhookKeyCredentials};
-pub use dto::{TransactionDetails, TransactionSummary};
 pub use error::{CybersourceError, FieldDetail, TerminalError};
 pub use gateway::{
     AuthorizationInput, AuthorizationResult, CaptureInput, ChargebackReportEntry, CustomerInput,
     Deadline, FollowOnResult, IssuedTokens, PaymentGateway, PaymentSource, RefundInput,
     ReversalInput, TimeoutReversalInput, TimeoutVoidInput, TmsCustomer, TmsPaymentInstrument,
-    TmsTokens, TokenizeInput, VoidInput, VoidTarget, TIMEOUT_REVERSAL_WAIT,
+    TmsTokens, TokenizeInput, TransactionDetails, TransactionSummary, VoidInput, VoidTarget,
+    TIMEOUT_REVERSAL_WAIT,
 };
 pub use notification::{EventKind, Notification, NotificationError};
 pub use outcome::{classify, is_soft_decline, Operation, PaymentOutcome, SOFT_DECLINE_REASONS};

@@ -1,4 +1,4 @@
-//! The Cybersource notification (webhook) envelope, reference §3.3:
+//! The Cybersource notification (webhook) envelope (docs/cybersource.md, notifications):
 //! `eventType`, `webhookId`, `productId`, `organizationId`, `eventDate`, `transactionTraceId`,
 //! `retryNumber`, `payload`, `requestType` (and `notificationId`, which deliveries carry as the
 //! notification's own id).

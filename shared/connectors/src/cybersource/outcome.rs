@@ -4,7 +4,7 @@
 //! decision if the response carries one (`riskInformation.profile.decision`: `ACCEPT`, `REVIEW`,
 //! `REJECT`), and `errorInformation.reason`. Output: a [`PaymentOutcome`].
 //!
-//! Rules (reference §2.3, §2.4, §2.5, §2.7):
+//! Rules (docs/cybersource.md: statuses, Decision Manager, reason codes, errors):
 //! * A status is only ever [`PaymentOutcome::Approved`] when it is a documented success status
 //!   *of that operation* (`AUTHORIZED` for an authorization, `PENDING`/`TRANSMITTED` for a
 //!   capture or refund, `REVERSED` for a reversal, `VOIDED`/`CANCELLED` for a void, `ACCEPTED` for
@@ -107,7 +107,7 @@ pub const SOFT_DECLINE_REASONS: &[&str] = &[
 
 /// A TSS (transaction details) reason code as the `errorInformation.reason` a payments 201
 /// would have carried. TSS reports Cybersource's numeric reason codes
-/// (`applicationInformation.reasonCode`, reference §2.4), not the REST reason names, so a
+/// (`applicationInformation.reasonCode`, docs/cybersource.md, transaction details), not the REST reason names, so a
 /// decline found by reconciliation needs this to tell soft from hard. Codes from the
 /// Cybersource reason-code table: 202 expired card, 203 general decline, 204 insufficient funds,
 /// 205 stolen or lost card, 207 issuing bank unavailable, 233 processor decline, 236 processor

@@ -1,5 +1,5 @@
-//! Canonical order → Cybersource authorization request (`POST /pts/v2/payments`, reference
-//! cybersource.md §2.2).
+//! Canonical order → Cybersource authorization request (`POST /pts/v2/payments`,
+//! docs/cybersource.md).
 //!
 //! The request DTO and its construction rules live with the Cybersource client
 //! ([`AuthorizationInput::from_order`] + [`PaymentRequest::from_input`]); this module is the

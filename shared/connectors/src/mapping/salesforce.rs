@@ -1,4 +1,4 @@
-//! Canonical order + Decision Manager assessment → a Salesforce fraud Case (clarity.md §6;
+//! Canonical order + Decision Manager assessment → a Salesforce fraud Case (assumed contract and
 //! field names in `shared/connectors/ERP_CRM_ASSUMED.md`, configurable in [`CrmMapping`]).
 //!
 //! The case key is `cybs-<transactionId>` in the external-id field (`Fraud_Case_Key__c`), so a
@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::MappingError;
 use crate::cybersource::dto::RiskInformation;
-use crate::rest::decimal_json_number;
+use crate::http::transport::decimal_json_number;
 use crate::salesforce::CaseRecord;
 
 /// One Decision Manager rule that fired.
@@ -41,7 +41,7 @@ pub struct FraudAssessment {
 }
 
 impl FraudAssessment {
-    /// From the authorization's `riskInformation` (cybersource.md §2.3).
+    /// From the authorization's `riskInformation` (docs/cybersource.md, Decision Manager).
     pub fn from_risk(
         transaction_id: impl Into<String>,
         decision: impl Into<String>,
@@ -188,7 +188,11 @@ pub fn fraud_case(
         "Status": "New",
         "Priority": priority,
         "Origin": cfg.origin,
-        "SuppliedName": format!("{} {}", order.customer.first_name, order.customer.last_name),
+        "SuppliedName": format!(
+            "{} {}",
+            order.customer.first_name.as_str(),
+            order.customer.last_name.as_str()
+        ),
         "SuppliedEmail": order.customer.email,
     });
     let f = fields.as_object_mut().expect("object");
@@ -294,7 +298,11 @@ pub fn dispute_case(
         "Priority": priority,
         "Origin": cfg.origin,
         "Type": "Chargeback",
-        "SuppliedName": format!("{} {}", order.customer.first_name, order.customer.last_name),
+        "SuppliedName": format!(
+            "{} {}",
+            order.customer.first_name.as_str(),
+            order.customer.last_name.as_str()
+        ),
         "SuppliedEmail": order.customer.email,
     });
     let f = fields.as_object_mut().expect("object");

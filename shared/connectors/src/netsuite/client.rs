@@ -13,13 +13,17 @@ use super::{
     valid_external_id, ErpApi, ErpCredentials, ErpError, ErpInventoryLevel, ErpRecord, ErpUpsert,
     FulfillmentLine, FulfillmentUpdate, ItemFulfillment, RecordType,
 };
-use crate::oauth::{Clock, OAuthError, SystemClock, TokenCache, TokenEndpoint};
-use crate::rest::{encode_path_segment, encode_query_value, BearerClient, Reply};
-use crate::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use o2c_domain::ports::{Clock, SystemClock};
 
-/// The same shape as Clarity's (§4.8), for NetSuite's 429 concurrency limits and 503s.
+use crate::http::oauth::{OAuthError, TokenCache, TokenEndpoint};
+use crate::http::rest::{bearer_retry_policy, BearerClient};
+use crate::http::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use crate::http::transport::{encode_path_segment, encode_query_value, Reply};
+
+/// The bearer-API policy ([`bearer_retry_policy`], the same as Clarity's), for NetSuite's 429
+/// concurrency limits and 503s.
 pub fn retry_policy() -> RetryPolicy {
-    crate::clarity::retry_policy()
+    bearer_retry_policy()
 }
 
 /// How to reach NetSuite.

@@ -1,7 +1,7 @@
 //! NetSuite error taxonomy and its mapping to the domain's [`StepError`].
 //!
 //! NetSuite answers errors as `{type, title, status, "o:errorDetails": [{detail, "o:errorCode"}]}`
-//! (clarity.md §5).
+//! (`ERP_CRM_ASSUMED.md`).
 //!
 //! | what happened | variant | retried here | [`StepError`] |
 //! |---|---|---|---|
@@ -19,9 +19,10 @@ use o2c_domain::pii::{mask_text, MaskPolicy};
 use o2c_domain::recipe::{FailureClass, StepError};
 use serde::Deserialize;
 
-use crate::oauth::{OAuthError, TokenRejection};
-use crate::rest::{parse_retry_after, ApiError, Reply, RetryAfterHint, TransportFailure};
-use crate::retry::Retryable;
+use crate::http::oauth::{OAuthError, TokenRejection};
+use crate::http::rest::{ApiError, RetryAfterHint};
+use crate::http::retry::Retryable;
+use crate::http::transport::{parse_retry_after, Reply, TransportFailure};
 
 #[derive(Deserialize, Default)]
 #[serde(default)]

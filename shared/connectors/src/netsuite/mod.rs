@@ -1,8 +1,8 @@
-//! NetSuite (the ERP) over SuiteTalk REST (reference clarity.md §5; assumptions in
+//! NetSuite (the ERP) over SuiteTalk REST (the assumed contract:
 //! `shared/connectors/ERP_CRM_ASSUMED.md`).
 //!
 //! * OAuth 2.0 client credentials with a PS256 JWT client assertion (the shared
-//!   [`crate::oauth`] cache): `kid` = certificate id, `iss` = client id, `scope` =
+//!   [`crate::http::oauth`] cache): `kid` = certificate id, `iss` = client id, `scope` =
 //!   `rest_webservices`, `aud` = the token URL.
 //! * Customers, sales orders and customer deposits are **upserted by external id**:
 //!   `PUT /record/v1/<type>/eid:<externalId>` creates or updates, so a replay never duplicates.
@@ -11,21 +11,18 @@
 //! The records themselves are built by [`crate::mapping::netsuite`].
 
 mod client;
+mod credentials;
 mod error;
 
 use std::fmt;
 
 use async_trait::async_trait;
-use secrecy::SecretString;
-use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 pub use client::{retry_policy, NetSuiteClient, NetSuiteConfig};
+pub use credentials::ErpCredentials;
 pub use error::ErpError;
-
-use crate::oauth::{ClientAuth, JwtAssertion, OAuthError, TokenEndpoint};
-use crate::rest::{parse_secret, SecretFormatError};
 
 /// Record types this integration touches (NetSuite treats the names case-insensitively).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -189,56 +186,6 @@ pub trait ErpApi: Send + Sync {
             operation: "inventory modified since",
             reason: "not supported by this ERP client".into(),
         })
-    }
-}
-
-/// The `ErpSecret` JSON (infra/README.md): NetSuite M2M client credentials.
-#[derive(Clone, Deserialize)]
-pub struct ErpCredentials {
-    pub account_id: String,
-    /// `https://<account>.suitetalk.api.netsuite.com/services/rest`.
-    pub base_url: String,
-    /// `…/services/rest/auth/oauth2/v1/token`.
-    pub token_url: String,
-    pub client_id: String,
-    /// The JWT `kid`.
-    pub certificate_id: String,
-    /// PEM of the private key whose certificate is mapped in NetSuite.
-    pub private_key_pem: SecretString,
-}
-
-impl fmt::Debug for ErpCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ErpCredentials")
-            .field("account_id", &self.account_id)
-            .field("base_url", &self.base_url)
-            .field("token_url", &self.token_url)
-            .field("client_id", &self.client_id)
-            .field("certificate_id", &self.certificate_id)
-            .field("private_key_pem", &"[REDACTED]")
-            .finish()
-    }
-}
-
-impl ErpCredentials {
-    pub fn from_json(json: &str) -> Result<Self, SecretFormatError> {
-        parse_secret("erp", json)
-    }
-
-    /// Client credentials with a PS256 client assertion: `scope` `rest_webservices`, `aud` the
-    /// token URL, 5-minute assertions.
-    pub fn token_endpoint(&self) -> Result<TokenEndpoint, OAuthError> {
-        let assertion = JwtAssertion::from_rsa_pem(
-            self.client_id.clone(),
-            self.certificate_id.clone(),
-            self.token_url.clone(),
-            "rest_webservices",
-            &self.private_key_pem,
-        )?;
-        Ok(TokenEndpoint::new(
-            self.token_url.clone(),
-            ClientAuth::JwtAssertion(Box::new(assertion)),
-        ))
     }
 }
 

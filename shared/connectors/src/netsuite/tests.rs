@@ -14,9 +14,11 @@ use serde_json::{json, Value};
 use super::*;
 use crate::mapping::clarity::{order_to_canonical, tests::usd_order};
 use crate::mapping::netsuite::{customer_record, sales_order_record, ErpMapping};
-use crate::oauth::{AssertionClaims, ManualClock};
-use crate::retry::Retryable;
-use crate::test_http::{
+use o2c_domain::fakes::ManualClock;
+
+use crate::http::oauth::AssertionClaims;
+use crate::http::retry::Retryable;
+use crate::http::test_http::{
     Request, Response, TestServer, VirtualSleeper, TEST_RSA_PRIVATE_PEM, TEST_RSA_PUBLIC_PEM,
 };
 
@@ -128,7 +130,7 @@ fn handle(ns: &Mutex<Ns>, base: &str, r: &Request) -> Response {
             }
         }
         ("GET", [_]) => {
-            let q = crate::test_http::percent_decode(
+            let q = crate::http::test_http::percent_decode(
                 r.query()
                     .unwrap_or("")
                     .split('&')
@@ -189,7 +191,7 @@ async fn fixture() -> Fixture {
     let client = NetSuiteClient::with_parts(
         NetSuiteConfig::from_credentials(&creds).unwrap(),
         reqwest::Client::new(),
-        ManualClock::at_unix(T0),
+        Arc::new(ManualClock::at_unix(T0)),
         VirtualSleeper::new(),
         StdRng::seed_from_u64(3),
     );
@@ -389,7 +391,7 @@ async fn a_bad_key_is_an_assertion_error_and_tokens_refresh_on_401() {
     };
     assert!(matches!(
         creds.token_endpoint(),
-        Err(crate::oauth::OAuthError::Assertion(_))
+        Err(crate::http::oauth::OAuthError::Assertion(_))
     ));
 
     let f = fixture().await;

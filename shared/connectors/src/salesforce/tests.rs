@@ -10,11 +10,11 @@ use rand::SeedableRng;
 use serde_json::json;
 
 use super::*;
+use crate::http::retry::Retryable;
+use crate::http::test_http::{Request, Response, TestServer, VirtualSleeper};
 use crate::mapping::clarity::{order_to_canonical, tests::usd_order};
 use crate::mapping::salesforce::{fraud_case, CrmMapping, FraudAssessment};
-use crate::oauth::ManualClock;
-use crate::retry::Retryable;
-use crate::test_http::{Request, Response, TestServer, VirtualSleeper};
+use o2c_domain::fakes::ManualClock;
 
 #[derive(Default)]
 struct Sf {
@@ -109,7 +109,7 @@ async fn fixture() -> (TestServer, Arc<Mutex<Sf>>, SalesforceClient) {
     let client = SalesforceClient::with_parts(
         SalesforceConfig::from_credentials(&creds),
         reqwest::Client::new(),
-        ManualClock::at_unix(1_717_243_200),
+        Arc::new(ManualClock::at_unix(1_717_243_200)),
         VirtualSleeper::new(),
         StdRng::seed_from_u64(5),
     );

@@ -310,20 +310,14 @@ impl Step for AuthorizeStep {
                 risk_decision: found.risk_decision.clone(),
                 approval_code: None,
                 tokens: IssuedTokens {
-                    customer_id: details
-                        .token_information
-                        .as_ref()
-                        .and_then(|t| t.customer.as_ref().map(|c| c.id.clone())),
-                    payment_instrument_id: details
-                        .token_information
-                        .as_ref()
-                        .and_then(|t| t.payment_instrument.as_ref().map(|c| c.id.clone())),
+                    customer_id: details.tokens.customer_id.clone(),
+                    payment_instrument_id: details.tokens.payment_instrument_id.clone(),
                     ..IssuedTokens::default()
                 },
                 submit_time_utc: found.submit_time_utc.clone(),
                 card_type: None,
                 card_last4: None,
-                risk: details.risk_information.clone(),
+                risk: details.risk.clone(),
             };
             if let Some(e) = not_recordable(&result) {
                 return Err(StepError::Terminal {

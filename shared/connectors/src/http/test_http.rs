@@ -15,8 +15,8 @@ use tokio::task::JoinHandle;
 
 /// A throwaway 2048-bit RSA key generated for these tests only (never used anywhere else), and
 /// its public half.
-pub const TEST_RSA_PRIVATE_PEM: &str = include_str!("../tests/data/test_rsa_private.pem");
-pub const TEST_RSA_PUBLIC_PEM: &str = include_str!("../tests/data/test_rsa_public.pem");
+pub const TEST_RSA_PRIVATE_PEM: &str = include_str!("../../tests/data/test_rsa_private.pem");
+pub const TEST_RSA_PUBLIC_PEM: &str = include_str!("../../tests/data/test_rsa_public.pem");
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -281,7 +281,7 @@ impl VirtualSleeper {
 }
 
 #[async_trait]
-impl crate::retry::Sleeper for VirtualSleeper {
+impl super::retry::Sleeper for VirtualSleeper {
     fn now(&self) -> Instant {
         self.start + *self.elapsed.lock().unwrap()
     }
