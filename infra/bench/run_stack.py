@@ -186,6 +186,8 @@ class Stack:
 
 def coldstart(stack: Stack, a, fns: dict[str, dict]) -> dict:
     bins = sorted(d.name for d in (REPO / "functions").iterdir() if (d / "Cargo.toml").exists())
+    if a.functions:  # a subset (e.g. a before/after comparison of a few binaries)
+        bins = [b for b in bins if b in a.functions.split(",")]
     cases = []
     for name in bins:
         exe = Path(a.release_dir) / name
@@ -203,9 +205,10 @@ def coldstart(stack: Stack, a, fns: dict[str, dict]) -> dict:
                       "env": dict(f["env"]), "memory_mb": f["memory_mb"],
                       "log": str(stack.state / f"cold-{label}.log")})
     py = [str(a.sdk_python), str(HERE / "python_handler.py")]
-    for variant, label in (("bare", "python (no import; interpreter floor)"),
-                           ("import", "python + import CyberSource"),
-                           ("client", "python + import CyberSource + ApiClient")):
+    for variant, label in () if a.no_python else (
+            ("bare", "python (no import; interpreter floor)"),
+            ("import", "python + import CyberSource"),
+            ("client", "python + import CyberSource + ApiClient")):
         cases.append({"label": label, "kind": "python", "name": "python-sdk", "cmd": py,
                       "env": {"BENCH_PY_VARIANT": variant, "PYTHONDONTWRITEBYTECODE": "1"}, "memory_mb": 256,
                       "log": str(stack.state / f"cold-python-{variant}.log")})
@@ -743,6 +746,8 @@ def main() -> int:
     ap.add_argument("--throughput-timeout", type=float, default=1200,
                     help="seconds from the first submit until unfinished orders are given up")
     ap.add_argument("--only", choices=["coldstart", "orders", "throughput"])
+    ap.add_argument("--functions", help="cold start: only these functions (comma-separated)")
+    ap.add_argument("--no-python", action="store_true", help="cold start: skip the Python SDK cases")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     # SIGTERM (e.g. bench.sh interrupted) unwinds like Ctrl-C, so `finally` stops what we started.

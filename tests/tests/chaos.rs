@@ -69,7 +69,7 @@ async fn chaos_run_keeps_every_invariant() {
     // Global (this binary runs one test): the handlers log from every runtime worker thread.
     tracing::subscriber::set_global_default(o2c_runtime::logging::json_subscriber(
         std::sync::Mutex::new(log_file),
-        tracing_subscriber::EnvFilter::new("info"),
+        o2c_runtime::logging::filter_from(None),
     ))
     .expect("one subscriber per test binary");
     let crashes = Arc::new(RandomCrashes::new(0.04, 7));

@@ -6,13 +6,14 @@ Loopback only, standard library only. Speaks:
 * `POST /oauth/token` — OAuth 2.0 client credentials (HTTP Basic or form fields), opaque bearer
   tokens with a configurable TTL; expired/unknown tokens → 401 `WWW-Authenticate: Bearer
   error="invalid_token"` + problem `unauthorized`; missing scope → 403 `insufficient_scope`.
-* orders (E1 GET, E2 PATCH with the §4.5 transition rules, E3 list), customers (E4 PUT upsert,
-  + GET), shipments (E5 POST with required `Idempotency-Key`, + GET), inventory (ASSUMED E6
-  `PUT|GET /api/v1/inventory/{sku}/locations/{locationId}`, `GET /api/v1/inventory/{sku}`);
-  versions + `ETag: "<version>"`, `If-Match` (412; 428 where configured as required);
-  `Idempotency-Key` per §4.7 (replay with `Idempotent-Replayed: true`, 422 reuse, 409 in progress);
-  RFC 9457 problem bodies (§4.6); `X-Request-Id` echoed or minted on every response.
-* a signed webhook sender (§4.9): `X-Clarity-*` headers, `v1=` HMAC-SHA256 over
+* orders (E1 GET, E2 PATCH with the CLARITY_ASSUMED.md §4.5 transition rules, E3 list), customers
+  (E4 PUT upsert, + GET), shipments (E5 POST with required `Idempotency-Key`, + GET), inventory
+  (ASSUMED E6 `PUT|GET /api/v1/inventory/{sku}/locations/{locationId}`,
+  `GET /api/v1/inventory/{sku}`); versions + `ETag: "<version>"`, `If-Match` (412; 428 where
+  configured as required); `Idempotency-Key` per CLARITY_ASSUMED.md §4.7 (replay with
+  `Idempotent-Replayed: true`, 422 reuse, 409 in progress); RFC 9457 problem bodies
+  (CLARITY_ASSUMED.md §4.6); `X-Request-Id` echoed or minted on every response.
+* a signed webhook sender (CLARITY_ASSUMED.md §4.9): `X-Clarity-*` headers, `v1=` HMAC-SHA256 over
   `timestamp + "." + raw body`, fresh timestamp/signature per attempt, retries on non-2xx or
   timeout at the configured offsets (default 0, 1, 2, 4, 8 s), every attempt recorded.
 * test hooks under `/__admin/` (no auth): create orders (→ `order.created`), change status
@@ -56,7 +57,7 @@ ERROR_TYPE_BASE = "https://errors.clarity.example/"
 
 STATUSES = ("pending_payment", "payment_received", "payment_failed", "on_hold", "processing", "shipped",
             "completed", "cancelled")
-TRANSITIONS = {  # §4.5
+TRANSITIONS = {  # CLARITY_ASSUMED.md §4.5
     "pending_payment": {"payment_received", "payment_failed", "on_hold", "cancelled"},
     "payment_failed": {"pending_payment", "on_hold", "cancelled"},
     "on_hold": {"payment_received", "payment_failed", "cancelled", "pending_payment"},
@@ -73,7 +74,8 @@ ORDER_FIELDS = {"id", "orderNumber", "status", "currency", "customer", "billingA
                 "lineItems", "totals", "payment", "statusReason", "metadata", "createdAt", "updatedAt", "version"}
 PATCHABLE = {"status", "statusReason", "payment", "metadata"}
 
-# scopes of §4.2 plus the ASSUMED read/inventory scopes; no `scope` in the token request = all
+# scopes of CLARITY_ASSUMED.md §4.2 plus the ASSUMED read/inventory scopes; no `scope` in the
+# token request = all
 SCOPES = ("orders:read", "orders:write", "customers:read", "customers:write", "shipments:write",
           "inventory:read", "inventory:write")
 
@@ -158,7 +160,7 @@ def fmt_money(minor: int, currency: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# webhook signing (§4.9)
+# webhook signing (CLARITY_ASSUMED.md §4.9)
 # --------------------------------------------------------------------------------------------
 
 def sign(secret: str, timestamp: str, raw_body: bytes) -> str:

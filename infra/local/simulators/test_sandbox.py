@@ -49,7 +49,7 @@ def clarity_signature(secret: str, timestamp: str, raw: bytes) -> str:
 
 
 def verify_clarity_webhook(headers: dict, raw: bytes, secret: str, now: float) -> str | None:
-    """The receiver's checks of §4.9 steps 2-4; None when valid, else the reason."""
+    """The receiver's checks of CLARITY_ASSUMED.md §4.9 steps 2-4; None when valid, else the reason."""
     ts = headers.get("x-clarity-timestamp")
     if not ts or not ts.isdigit() or abs(int(ts) - now) > 300:
         return "timestamp"

@@ -1,48 +1,11 @@
-//! Dead-letter queues for dlq-redrive: the port [`DeadLetterQueues`] (receive / send / delete /
-//! release, no SDK type in it) and its SQS adapter [`SqsDeadLetterQueues`]. The redrive logic
-//! (`o2c_pipeline::redrive`) works on the port only; its tests use an in-memory fake.
+//! Dead-letter queues for dlq-redrive: the SQS adapter [`SqsDeadLetterQueues`] of the domain's
+//! port [`DeadLetterQueues`] (receive / send / delete / release, no SDK type in it). The redrive
+//! logic (`o2c_pipeline::redrive`) works on the port only; its tests use an in-memory fake.
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::MessageSystemAttributeName as Sys;
 use aws_sdk_sqs::Client;
-use std::collections::BTreeMap;
-
-/// A message received from a DLQ.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DlqMessage {
-    pub message_id: String,
-    pub receipt_handle: String,
-    pub body: String,
-    pub group_id: Option<String>,
-    pub receive_count: u32,
-    pub sent_timestamp_ms: Option<u64>,
-    /// String message attributes (`failure_class`, ...).
-    pub attributes: BTreeMap<String, String>,
-}
-
-/// What dlq-redrive does to queues.
-#[async_trait]
-pub trait DeadLetterQueues: Send + Sync {
-    /// Up to `max` (≤ 10) messages, hidden for `hide_secs`; `wait_secs` of long polling.
-    async fn receive(
-        &self,
-        dlq_url: &str,
-        max: usize,
-        hide_secs: u32,
-        wait_secs: u32,
-    ) -> Result<Vec<DlqMessage>, String>;
-    /// Send to a FIFO queue; the new message id.
-    async fn send(
-        &self,
-        queue_url: &str,
-        body: &str,
-        group_id: &str,
-        dedup_id: &str,
-    ) -> Result<Option<String>, String>;
-    async fn delete(&self, dlq_url: &str, receipt_handle: &str) -> Result<(), String>;
-    /// Make a received message visible again now.
-    async fn release(&self, dlq_url: &str, receipt_handle: &str) -> Result<(), String>;
-}
+pub use o2c_domain::ports::{DeadLetterQueues, DlqMessage};
 
 /// [`DeadLetterQueues`] on SQS.
 #[derive(Clone, Debug)]

@@ -62,31 +62,6 @@ where
     }
 }
 
-/// Replace every run of 13 or more digits with a marker: a card-number-shaped run must never
-/// reach a table item or a queue message, even inside an error text.
-pub(crate) fn redact_long_digit_runs(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= 13 {
-            out.push_str("[digits redacted]");
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
 /// Truncate to at most `max` bytes on a char boundary.
 pub(crate) fn truncate_bytes(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -102,16 +77,6 @@ pub(crate) fn truncate_bytes(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_card_shaped_runs_only() {
-        assert_eq!(
-            redact_long_digit_runs("pan 4111111111111111 at 2026 v12"),
-            "pan [digits redacted] at 2026 v12"
-        );
-        assert_eq!(redact_long_digit_runs("1234567890123"), "[digits redacted]");
-        assert_eq!(redact_long_digit_runs("123456789012"), "123456789012");
-    }
 
     #[test]
     fn truncates_on_char_boundary() {

@@ -6,7 +6,7 @@
 //!   [`sqs::SqsDeadLetter`] sends a message to a dead-letter queue with a classified reason.
 //! - [`secrets::SecretsManagerSource`] implements [`o2c_domain::ports::SecretSource`] with an
 //!   in-memory TTL cache (the refresh protocol of AWS's caching client, without its TLS stack).
-//! - [`dlq::SqsDeadLetterQueues`] implements [`dlq::DeadLetterQueues`], the port dlq-redrive
+//! - [`dlq::SqsDeadLetterQueues`] implements [`o2c_domain::ports::DeadLetterQueues`], the port dlq-redrive
 //!   reads, fixes and replays dead letters through (receive hidden, send, delete, release).
 //! - [`references`]: the Cybersource reference index and the unknown-notifications list
 //!   ([`o2c_domain::ports::ReferenceIndex`], [`o2c_domain::ports::UnknownNotifications`]) on the

@@ -1,7 +1,7 @@
 //! SQS: [`SqsPublisher`] implements [`Publisher`] on the pipeline's FIFO queues;
 //! [`SqsDeadLetter`] puts a message on a dead-letter queue with its classified failure.
 
-use crate::errors::{classify, redact_long_digit_runs, truncate_bytes, SdkFailure};
+use crate::errors::{classify, truncate_bytes, SdkFailure};
 use async_trait::async_trait;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use aws_sdk_sqs::Client;
@@ -132,7 +132,8 @@ impl SqsDeadLetter {
                 v.to_string()
             }
         };
-        let reason = redact_long_digit_runs(reason_text);
+        // The one card rule (o2c_domain::card): a reason never carries a card number.
+        let reason = o2c_domain::card::redact_card_numbers(reason_text, "[digits redacted]");
         let reason = truncate_bytes(&reason, MAX_REASON_BYTES);
         let attr = |v: String| {
             MessageAttributeValue::builder()

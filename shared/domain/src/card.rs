@@ -50,6 +50,29 @@ pub fn payload_holds_card_number(body: &[u8]) -> bool {
     contains_card_number(&String::from_utf8_lossy(body))
 }
 
+/// `text` with every card number [`find_card_numbers`] finds replaced by `marker`. Replacing one
+/// run can change the surroundings of another (the rule reads identifier shapes), so the text is
+/// scanned again until nothing is found; each pass removes digits, so this ends. The one
+/// redaction for free text: dead-letter reasons, dlq-redrive previews.
+pub fn redact_card_numbers(text: &str, marker: &str) -> String {
+    let mut out = text.to_string();
+    loop {
+        let hits = find_card_numbers(&out);
+        if hits.is_empty() {
+            return out;
+        }
+        let mut next = String::with_capacity(out.len());
+        let mut at = 0;
+        for h in hits {
+            next.push_str(&out[at..h.span.start]);
+            next.push_str(marker);
+            at = h.span.end;
+        }
+        next.push_str(&out[at..]);
+        out = next;
+    }
+}
+
 /// Where the first card number of `text` is, never what it is: a JSON path (`$.order.lineItems[0].name`,
 /// `$.metadata.<key>` when it is an object key) for a JSON document, else `byte N` (the first
 /// digit's UTF-8 offset).

@@ -631,3 +631,44 @@ pub trait UnknownNotifications: Send + Sync {
         limit: usize,
     ) -> Result<Vec<UnknownNotification>, StoreError>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dead-letter queues (dlq-redrive)
+// ---------------------------------------------------------------------------------------------
+
+/// A message received from a DLQ.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DlqMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub group_id: Option<String>,
+    pub receive_count: u32,
+    pub sent_timestamp_ms: Option<u64>,
+    /// String message attributes (`failure_class`, ...).
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// What dlq-redrive does to queues.
+#[async_trait]
+pub trait DeadLetterQueues: Send + Sync {
+    /// Up to `max` (≤ 10) messages, hidden for `hide_secs`; `wait_secs` of long polling.
+    async fn receive(
+        &self,
+        dlq_url: &str,
+        max: usize,
+        hide_secs: u32,
+        wait_secs: u32,
+    ) -> Result<Vec<DlqMessage>, String>;
+    /// Send to a FIFO queue; the new message id.
+    async fn send(
+        &self,
+        queue_url: &str,
+        body: &str,
+        group_id: &str,
+        dedup_id: &str,
+    ) -> Result<Option<String>, String>;
+    async fn delete(&self, dlq_url: &str, receipt_handle: &str) -> Result<(), String>;
+    /// Make a received message visible again now.
+    async fn release(&self, dlq_url: &str, receipt_handle: &str) -> Result<(), String>;
+}

@@ -34,10 +34,10 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
-/// The port dlq-redrive works on, and what it receives.
-pub use o2c_aws::dlq::{DeadLetterQueues, DlqMessage};
 /// Message attribute names, as the dead-letter sink writes them.
 pub use o2c_aws::sqs::{ATTR_FAILURE_CLASS, ATTR_FAILURE_REASON, ATTR_SOURCE_QUEUE};
+/// The port dlq-redrive works on, and what it receives.
+pub use o2c_domain::ports::{DeadLetterQueues, DlqMessage};
 
 pub use classify::{classify, hint, Classified};
 pub use mask::{preview, redact_card_like, PREVIEW_CHARS};

@@ -10,7 +10,7 @@ use o2c_domain::routing::stats::bucket_start;
 use o2c_domain::routing::{decide, Bucket, CardMeta, Observation, OrderFacts, RoutingConfig};
 use o2c_domain::{Order, PaymentInstrument, Timestamp};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ impl DynamicRouter {
             routes,
             store,
             clock,
-            rng: Mutex::new(StdRng::from_entropy()),
+            rng: Mutex::new(rand::make_rng::<StdRng>()),
             cache: Mutex::new(HashMap::new()),
             cache_for: STATS_CACHE,
         })
@@ -165,7 +165,7 @@ impl Router for DynamicRouter {
     async fn observe(&self, order: &Order, route: &str, observation: Observation) {
         let o = &self.config.optimisation;
         let now = self.clock.now();
-        let shard = self.rng.lock().unwrap().gen_range(0..o.shards.max(1));
+        let shard = self.rng.lock().unwrap().random_range(0..o.shards.max(1));
         let expires = now.plus(Duration::from_secs(u64::from(o.window_secs) * 2));
         let segment = Self::facts(order).segment();
         if let Err(e) = self

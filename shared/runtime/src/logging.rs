@@ -2,29 +2,41 @@
 //! carrying `order_id` and `event_id`, and the JSON formatter writes the current span's fields
 //! on every line, so each log line names its order and event.
 
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
 
-/// The subscriber every function uses, writing JSON lines to `writer`.
-pub fn json_subscriber<W>(writer: W, filter: EnvFilter) -> impl tracing::Subscriber + Send + Sync
+/// The subscriber every function uses, writing JSON lines to `writer`, filtered by `filter`
+/// (`Targets`: per-target levels such as `info,o2c_pipeline=debug`; no regex engine in the
+/// binaries, unlike `EnvFilter`).
+pub fn json_subscriber<W>(writer: W, filter: Targets) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
-        .flatten_event(true)
-        .with_target(false)
-        .with_writer(writer)
-        .finish()
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .flatten_event(true)
+                .with_target(false)
+                .with_writer(writer),
+        )
+        .with(filter)
 }
 
-/// Install the JSON subscriber on stdout (later calls do nothing). Level from `RUST_LOG`,
+/// The level filter from a `RUST_LOG`-style value; `info` when unset or unreadable.
+pub fn filter_from(value: Option<&str>) -> Targets {
+    value
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
+}
+
+/// Install the JSON subscriber on stdout (later calls do nothing). Levels from `RUST_LOG`,
 /// default `info`.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter_from(std::env::var("RUST_LOG").ok().as_deref());
     let _ = tracing::subscriber::set_global_default(json_subscriber(std::io::stdout, filter));
 }
 
@@ -75,7 +87,7 @@ mod tests {
     #[test]
     fn every_line_is_json_with_order_and_event_ids() {
         let buf = Buf::default();
-        let sub = json_subscriber(buf.clone(), EnvFilter::new("info"));
+        let sub = json_subscriber(buf.clone(), filter_from(None));
         let mut m = SqsMessage::default();
         m.message_id = Some("m-1".into());
         m.body = Some("{}".into());

@@ -3,8 +3,9 @@
 //!
 //! * Every call carries `Authorization: Bearer` from the shared [`TokenCache`] (one refresh and
 //!   one retry on 401 invalid_token).
-//! * Retries follow §4.8 through the shared [`Retrier`]: 429, 503, connection errors and
-//!   timeouts; 0.5 s base, ×2, 30 s cap, 5 attempts, honouring `Retry-After`; never another 4xx.
+//! * Retries follow `CLARITY_ASSUMED.md` §4.8 through the shared [`Retrier`]: 429, 503, connection
+//!   errors and timeouts; 0.5 s base, ×2, 30 s cap, 5 attempts, honouring `Retry-After`; never
+//!   another 4xx.
 //!   Every call here is retry-safe: GET, PUT (full replacement), PATCH (the no-op rule,
 //!   `If-Match` and an `Idempotency-Key`), POST only with an `Idempotency-Key`.
 //! * Optimistic concurrency: `ETag: "<version>"` is read into [`Versioned::version`];
@@ -18,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rand::rngs::StdRng;
-use rand::SeedableRng;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
@@ -84,7 +84,7 @@ impl StatusUpdate {
     }
 }
 
-/// An `Idempotency-Key` is 1–255 printable ASCII characters (§4.7).
+/// An `Idempotency-Key` is 1–255 printable ASCII characters (`CLARITY_ASSUMED.md` §4.7).
 pub fn valid_idempotency_key(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
@@ -360,7 +360,7 @@ impl ClarityClient {
             reqwest::Client::new(),
             Arc::new(SystemClock),
             Arc::new(TokioSleeper),
-            StdRng::from_entropy(),
+            rand::make_rng::<StdRng>(),
         )
     }
 

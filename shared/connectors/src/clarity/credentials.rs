@@ -5,9 +5,9 @@
 //!  "client_id": "...", "client_secret": "...", "webhook_secret": "whsec_..."}
 //! ```
 //!
-//! Optional: `scope` (space-separated; absent = the client's default scopes, §4.2) and
-//! `previous_webhook_secrets` (still accepted during a webhook-secret rotation on our side).
-//! Secrets are [`SecretString`]; `Debug` redacts them.
+//! Optional: `scope` (space-separated; absent = the client's default scopes, `CLARITY_ASSUMED.md`
+//! §4.2) and `previous_webhook_secrets` (still accepted during a webhook-secret rotation on our
+//! side). Secrets are [`SecretString`]; `Debug` redacts them.
 
 use std::fmt;
 
@@ -55,7 +55,8 @@ impl ClarityCredentials {
         parse_secret("clarity", json)
     }
 
-    /// Client credentials with HTTP Basic (§4.2's preferred client authentication).
+    /// Client credentials with HTTP Basic (`CLARITY_ASSUMED.md` §4.2's preferred client
+    /// authentication).
     pub fn token_endpoint(&self) -> TokenEndpoint {
         let mut endpoint = TokenEndpoint::new(
             self.token_url.clone(),

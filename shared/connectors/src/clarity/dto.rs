@@ -1,7 +1,8 @@
 //! Clarity wire DTOs: the ASSUMED "Clarity Integration API v1" resources (order, customer,
 //! payment info, shipment), plus the inventory level of `CLARITY_ASSUMED.md` §A1 (E6).
 //!
-//! * camelCase on the wire; unknown fields are ignored (§4.1), optional ones may be absent or null.
+//! * camelCase on the wire; unknown fields are ignored (`CLARITY_ASSUMED.md` §4.1), optional ones
+//!   may be absent or null.
 //! * Money stays a decimal string here (`"107.99"`); [`crate::mapping`] turns it into
 //!   [`o2c_domain::Money`] exactly and reports the field path of anything it cannot read.
 //! * `Debug` of anything holding PII (names, emails, phones, addresses) or an instrument token
@@ -13,7 +14,8 @@ use std::fmt;
 use o2c_domain::pii::{AddressLine, Email, Name, Phone, Pii, PostalCode, Token};
 use serde::{Deserialize, Serialize};
 
-/// Order status (§4.5). Anything this version does not know reads as [`ClarityStatus::Other`].
+/// Order status (`CLARITY_ASSUMED.md` §4.5). Anything this version does not know reads as
+/// [`ClarityStatus::Other`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClarityStatus {
@@ -62,7 +64,7 @@ impl fmt::Display for ClarityStatus {
     }
 }
 
-/// `PaymentInfo.status` (§4.4).
+/// `PaymentInfo.status` (`CLARITY_ASSUMED.md` §4.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
@@ -76,7 +78,7 @@ pub enum PaymentStatus {
     Other,
 }
 
-/// `Address` (§4.4).
+/// `Address` (`CLARITY_ASSUMED.md` §4.4).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
@@ -101,7 +103,8 @@ pub struct Address {
     pub email: Option<Pii<Email>>,
 }
 
-/// `LineItem` (§4.4). `lineTotal = quantity × unitPrice − discountTotal + taxTotal`.
+/// `LineItem` (`CLARITY_ASSUMED.md` §4.4).
+/// `lineTotal = quantity × unitPrice − discountTotal + taxTotal`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LineItem {
@@ -115,7 +118,8 @@ pub struct LineItem {
     pub line_total: String,
 }
 
-/// `Totals` (§4.4). `grandTotal = subtotal − discountTotal + shippingTotal + taxTotal`.
+/// `Totals` (`CLARITY_ASSUMED.md` §4.4).
+/// `grandTotal = subtotal − discountTotal + shippingTotal + taxTotal`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
@@ -126,7 +130,7 @@ pub struct Totals {
     pub grand_total: String,
 }
 
-/// `CustomerRef` (§4.4).
+/// `CustomerRef` (`CLARITY_ASSUMED.md` §4.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerRef {
@@ -138,8 +142,8 @@ pub struct CustomerRef {
     pub last_name: Option<Pii<Name>>,
 }
 
-/// `PaymentInfo` (§4.4); in a PATCH it is merged field by field, so every field is optional
-/// and only what is set is sent.
+/// `PaymentInfo` (`CLARITY_ASSUMED.md` §4.4); in a PATCH it is merged field by field, so every
+/// field is optional and only what is set is sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentInfo {
@@ -172,7 +176,7 @@ pub struct PaymentInfo {
     pub updated_at: Option<String>,
 }
 
-/// `Order` (§4.4).
+/// `Order` (`CLARITY_ASSUMED.md` §4.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
@@ -197,7 +201,8 @@ pub struct Order {
     pub version: u64,
 }
 
-/// `OrderPatch` (§4.4): at least one member; `payment` and `metadata` are merged.
+/// `OrderPatch` (`CLARITY_ASSUMED.md` §4.4): at least one member; `payment` and `metadata` are
+/// merged.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderPatch {
@@ -220,7 +225,7 @@ impl OrderPatch {
     }
 }
 
-/// `Customer.externalIds` (§4.4).
+/// `Customer.externalIds` (`CLARITY_ASSUMED.md` §4.4).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerExternalIds {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,7 +234,8 @@ pub struct CustomerExternalIds {
     pub crm: Option<String>,
 }
 
-/// `Customer` (§4.4). `createdAt`, `updatedAt` and `version` are read-only: read, never sent.
+/// `Customer` (`CLARITY_ASSUMED.md` §4.4). `createdAt`, `updatedAt` and `version` are read-only:
+/// read, never sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
@@ -263,7 +269,7 @@ pub struct ShipmentLine {
     pub quantity: u32,
 }
 
-/// `ShipmentCreate` (§4.4).
+/// `ShipmentCreate` (`CLARITY_ASSUMED.md` §4.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShipmentCreate {
@@ -278,7 +284,7 @@ pub struct ShipmentCreate {
     pub lines: Vec<ShipmentLine>,
 }
 
-/// `Shipment` (§4.4).
+/// `Shipment` (`CLARITY_ASSUMED.md` §4.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Shipment {
@@ -327,7 +333,7 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// RFC 9457 problem details in Clarity's shape (§4.6).
+/// RFC 9457 problem details in Clarity's shape (`CLARITY_ASSUMED.md` §4.6).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Problem {

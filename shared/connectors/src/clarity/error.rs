@@ -1,6 +1,6 @@
 //! Clarity error taxonomy (RFC 9457 problems; retries per `CLARITY_ASSUMED.md` §A6) and its mapping to the domain's [`StepError`].
 //!
-//! | what happened | variant | retried here (§4.8) | [`StepError`] |
+//! | what happened | variant | retried here (`CLARITY_ASSUMED.md` §4.8) | [`StepError`] |
 //! |---|---|---|---|
 //! | no connection | `Transport { sent: false }` | yes | `Retryable`, effect did not happen |
 //! | timeout / broken answer | `Transport { sent: true }` | yes (every call is retry-safe) | `Retryable`, effect may have happened |
@@ -31,7 +31,7 @@ use crate::http::rest::{ApiError, RetryAfterHint};
 use crate::http::retry::Retryable;
 use crate::http::transport::{parse_retry_after, Reply, TransportFailure};
 
-/// The `code` of a problem body (§4.6).
+/// The `code` of a problem body (`CLARITY_ASSUMED.md` §4.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProblemCode {
     ValidationFailed,
@@ -269,9 +269,9 @@ impl ClarityError {
 }
 
 impl Retryable for ClarityError {
-    /// §4.8: connection errors and timeouts, 429 and 503; never another 4xx. Every Clarity call
-    /// this client makes is retry-safe (GET, PUT, PATCH under the no-op rule / `If-Match` /
-    /// key, POST only with an `Idempotency-Key`).
+    /// `CLARITY_ASSUMED.md` §4.8: connection errors and timeouts, 429 and 503; never another 4xx.
+    /// Every Clarity call this client makes is retry-safe (GET, PUT, PATCH under the no-op rule /
+    /// `If-Match` / key, POST only with an `Idempotency-Key`).
     fn is_retryable(&self) -> bool {
         match self {
             ClarityError::Transport { .. } | ClarityError::Throttled { .. } => true,

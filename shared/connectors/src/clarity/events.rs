@@ -2,14 +2,15 @@
 //!
 //! | `type` | payload | where defined |
 //! |---|---|---|
-//! | `order.created` | `{order}` | §4.9 |
-//! | `order.updated` | `{order, changedFields}` | §4.9 |
+//! | `order.created` | `{order}` | CLARITY_ASSUMED.md §4.9 |
+//! | `order.updated` | `{order, changedFields}` | CLARITY_ASSUMED.md §4.9 |
 //! | `order.cancelled` | `{order, reason?, cancelledBy?}` | CLARITY_ASSUMED.md §A3 |
 //! | `return.requested` | `{return: ReturnRequest, order?}` | CLARITY_ASSUMED.md §A4 |
-//! | `customer.updated` | `{customer}` | §4.9 |
-//! | `inventory.updated` | `{sku, locationId, quantityOnHand, quantityAvailable}` | §4.9 |
+//! | `customer.updated` | `{customer}` | CLARITY_ASSUMED.md §4.9 |
+//! | `inventory.updated` | `{sku, locationId, quantityOnHand, quantityAvailable}` | CLARITY_ASSUMED.md §4.9 |
 //!
-//! Any other type reads as [`ClarityEvent::Unknown`] (answer 200 and ignore it, §4.9 step 7).
+//! Any other type reads as [`ClarityEvent::Unknown`] (answer 200 and ignore it, CLARITY_ASSUMED.md
+//! §4.9 step 7).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -114,7 +115,7 @@ impl EventError {
         "payload_malformed"
     }
 
-    /// A payload that does not fit is a 400 (§4.9 step 4).
+    /// A payload that does not fit is a 400 (CLARITY_ASSUMED.md §4.9 step 4).
     pub fn http_status(&self) -> u16 {
         400
     }
@@ -308,7 +309,7 @@ mod tests {
 
     #[test]
     fn a_payload_of_the_wrong_shape_is_a_typed_400() {
-        // The §4.9 signature vector's payload is deliberately not a full Order.
+        // The CLARITY_ASSUMED.md §4.9 signature vector's payload is deliberately not a full Order.
         let e = ClarityEvent::from_envelope(&envelope(
             "order.created",
             json!({"order": {"id": "ORD-1001", "status": "pending_payment"}}),

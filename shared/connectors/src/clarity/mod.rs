@@ -4,10 +4,10 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`client`] | the [`ClarityApi`] and [`ClarityOrderList`] ports and their HTTP implementation (OAuth, `If-Match`, `Idempotency-Key`, §4.8 retries) |
-//! | [`dto`] | wire DTOs (§4.4, E6) and RFC 9457 problems |
+//! | [`client`] | the [`ClarityApi`] and [`ClarityOrderList`] ports and their HTTP implementation (OAuth, `If-Match`, `Idempotency-Key`, `CLARITY_ASSUMED.md` §4.8 retries) |
+//! | [`dto`] | wire DTOs (`CLARITY_ASSUMED.md` §4.4, E6) and RFC 9457 problems |
 //! | [`error`] | [`ClarityError`] and its mapping to the domain's `StepError` |
-//! | [`webhook`] | `X-Clarity-Signature` verification (§4.9) |
+//! | [`webhook`] | `X-Clarity-Signature` verification (`CLARITY_ASSUMED.md` §4.9) |
 //! | [`events`] | the event envelope and typed payloads |
 //! | [`credentials`] | the Secrets Manager JSON |
 //!

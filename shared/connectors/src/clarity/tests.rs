@@ -1,6 +1,6 @@
 //! Client tests against a small in-test Clarity server (a real HTTP server on loopback) that
 //! enforces the contract's rules itself: bearer tokens, `ETag`/`If-Match` versions, the no-op
-//! status rule, and `Idempotency-Key` replay by body fingerprint (§4.7).
+//! status rule, and `Idempotency-Key` replay by body fingerprint (`CLARITY_ASSUMED.md` §4.7).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -87,7 +87,7 @@ fn handle(sim: &Mutex<Sim>, r: &Request) -> Response {
         s.throttle = (n > 1).then(|| (n - 1, after.clone()));
         return Response::problem(429, "rate_limited", "slow down").header("Retry-After", after);
     }
-    // Idempotency-Key replay (§4.7), for every method that carries one.
+    // Idempotency-Key replay (`CLARITY_ASSUMED.md` §4.7), for every method that carries one.
     let key = r.header("idempotency-key").map(str::to_owned);
     let fp = fingerprint(&r.body);
     if let Some(k) = &key {

@@ -77,7 +77,7 @@ impl WebhookError {
         }
     }
 
-    /// The status §4.9 says to answer: 413, 401 or 400.
+    /// The status `CLARITY_ASSUMED.md` §4.9 says to answer: 413, 401 or 400.
     pub fn http_status(&self) -> u16 {
         match self {
             WebhookError::BodyTooLarge { .. } => 413,

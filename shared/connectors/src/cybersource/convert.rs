@@ -171,7 +171,8 @@ impl ReversalRequest {
         })
     }
 
-    /// §2.6 timeout reversal: names the lost authorization by its `transactionId`.
+    /// `docs/cybersource.md` §2.6 timeout reversal: names the lost authorization by its
+    /// `transactionId`.
     pub fn from_timeout_input(input: &TimeoutReversalInput) -> Result<Self, InputError> {
         check_reference("transaction id", &input.transaction_id)?;
         if let Some(r) = &input.reference {
@@ -199,7 +200,7 @@ impl VoidRequest {
         })
     }
 
-    /// §2.6 timeout void: names the lost request by its `transactionId`.
+    /// `docs/cybersource.md` §2.6 timeout void: names the lost request by its `transactionId`.
     pub fn from_timeout_input(input: &TimeoutVoidInput) -> Result<Self, InputError> {
         check_reference("transaction id", &input.transaction_id)?;
         if let Some(r) = &input.reference {

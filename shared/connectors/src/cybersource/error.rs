@@ -5,7 +5,7 @@
 //! | connection refused / DNS / connect timeout (request never sent) | `Retryable`, effect did not happen |
 //! | 429, 503, 408 | `Retryable`, effect did not happen |
 //! | 500 and other 5xx on an effectful call | `Retryable`, effect may have happened |
-//! | timeout or broken connection after sending, 502, 504 on an effectful call | `OutcomeUnknown` (§2.5/§2.6: check status, never resend blindly) |
+//! | timeout or broken connection after sending, 502, 504 on an effectful call | `OutcomeUnknown` (`docs/cybersource.md` §2.5/§2.6: check status, never resend blindly) |
 //! | any of the above on a read (details, search, TMS read, reports) | `Retryable` |
 //! | 400 `INVALID_REQUEST` + reason | `Terminal::InvalidRequest` |
 //! | 401, 403 | `Terminal::Authentication` |

@@ -15,7 +15,8 @@ use super::dto::{ChargebackDetail, RiskInformation};
 use super::error::CybersourceError;
 use super::outcome::{Operation, PaymentOutcome};
 
-/// §2.6: after an authorization timed out, wait this long before the timeout reversal.
+/// `docs/cybersource.md` §2.6: after an authorization timed out, wait this long before the timeout
+/// reversal.
 pub const TIMEOUT_REVERSAL_WAIT: Duration = Duration::from_secs(60);
 
 /// When a call (all its retries included) must be finished: typically the Lambda's deadline
@@ -270,8 +271,9 @@ impl VoidTarget {
     }
 }
 
-/// §2.6 timeout authorization reversal (`POST /pts/v2/reversals`): names the lost authorization
-/// by the `transactionId` it was sent with. Wait [`TIMEOUT_REVERSAL_WAIT`] after the timeout.
+/// `docs/cybersource.md` §2.6 timeout authorization reversal (`POST /pts/v2/reversals`): names the
+/// lost authorization by the `transactionId` it was sent with. Wait [`TIMEOUT_REVERSAL_WAIT`] after
+/// the timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeoutReversalInput {
     /// The `clientReferenceInformation.transactionId` of the lost authorization.
@@ -282,8 +284,8 @@ pub struct TimeoutReversalInput {
     pub reason: String,
 }
 
-/// §2.6 timeout void (`POST /pts/v2/voids`) of a payment, capture, refund or credit sent with
-/// `transaction_id`.
+/// `docs/cybersource.md` §2.6 timeout void (`POST /pts/v2/voids`) of a payment, capture, refund or
+/// credit sent with `transaction_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeoutVoidInput {
     pub transaction_id: String,
@@ -492,14 +494,14 @@ pub trait PaymentGateway: Send + Sync {
         deadline: Deadline,
     ) -> Result<FollowOnResult, CybersourceError>;
 
-    /// `POST /pts/v2/reversals` (§2.6 timeout reversal, by `transactionId`).
+    /// `POST /pts/v2/reversals` (`docs/cybersource.md` §2.6 timeout reversal, by `transactionId`).
     async fn timeout_reversal(
         &self,
         input: &TimeoutReversalInput,
         deadline: Deadline,
     ) -> Result<FollowOnResult, CybersourceError>;
 
-    /// `POST /pts/v2/voids` (§2.6 timeout void, by `transactionId`).
+    /// `POST /pts/v2/voids` (`docs/cybersource.md` §2.6 timeout void, by `transactionId`).
     async fn timeout_void(
         &self,
         input: &TimeoutVoidInput,
@@ -521,10 +523,10 @@ pub trait PaymentGateway: Send + Sync {
         deadline: Deadline,
     ) -> Result<Vec<TransactionSummary>, CybersourceError>;
 
-    /// §2.6: after an `OutcomeUnknown`, did the request sent under `reference` create a
-    /// transaction? `Some` (the newest match) means it did: record it instead of sending again.
-    /// `None` means Cybersource knows nothing of it (yet: TSS can lag, so a caller that must be
-    /// sure follows up with a timeout reversal/void by `transactionId`).
+    /// `docs/cybersource.md` §2.6: after an `OutcomeUnknown`, did the request sent under
+    /// `reference` create a transaction? `Some` (the newest match) means it did: record it instead
+    /// of sending again. `None` means Cybersource knows nothing of it (yet: TSS can lag, so a
+    /// caller that must be sure follows up with a timeout reversal/void by `transactionId`).
     async fn reconcile_by_reference(
         &self,
         reference: &str,

@@ -12,7 +12,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-/// The documented event types (§3.3); anything else is kept verbatim in [`EventKind::Other`].
+/// The documented event types (`docs/cybersource.md` §3.3); anything else is kept verbatim in
+/// [`EventKind::Other`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum EventKind {
     /// `risk.casemanagement.decision.accept`: a reviewer accepted a Decision Manager case.
@@ -100,7 +101,7 @@ impl EventKind {
         }
     }
 
-    /// The `productId` the event belongs to (§3.3 table).
+    /// The `productId` the event belongs to (`docs/cybersource.md` §3.3 table).
     pub fn product(&self) -> Option<&'static str> {
         Some(match self {
             EventKind::CaseDecisionAccept
@@ -150,7 +151,7 @@ impl<'de> Deserialize<'de> for EventKind {
     }
 }
 
-/// A notification body (§3.3).
+/// A notification body (`docs/cybersource.md` §3.3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
@@ -213,7 +214,7 @@ impl Notification {
     }
 
     /// `payload` as a list of objects: an object payload is one item, an array payload is its
-    /// items (the two shapes seen in the sources, §3.3).
+    /// items (the two shapes seen in the sources, `docs/cybersource.md` §3.3).
     pub fn payload_items(&self) -> Vec<&Value> {
         match &self.payload {
             Value::Array(items) => items.iter().collect(),

@@ -90,8 +90,8 @@ pub const FRAUD_REASONS: &[&str] = &[
 
 /// Declines that say nothing about the card, only about the path to the issuer: another route
 /// (merchant id / processor) may well approve the same card, so routing cascades on them.
-/// From the reference's reason lists (§2.3 payments 201 `errorInformation.reason`, §2.5 400
-/// reasons): the issuer or processor was unavailable or failed (`ISSUER_UNAVAILABLE`,
+/// From the reason lists of `docs/cybersource.md` (§2.3 payments 201 `errorInformation.reason`,
+/// §2.5 400 reasons): the issuer or processor was unavailable or failed (`ISSUER_UNAVAILABLE`,
 /// `PROCESSOR_ERROR`, `PROCESSOR_UNAVAILABLE`), or this merchant id cannot take the payment
 /// (`INVALID_MERCHANT_CONFIGURATION`, `CARD_TYPE_NOT_ACCEPTED`). Everything else is the
 /// cardholder's or the issuer's answer about the card (`INSUFFICIENT_FUND`, `EXPIRED_CARD`,
@@ -185,7 +185,7 @@ pub fn classify(
         },
         (_, "DECLINED") => declined(),
 
-        // Authorization / sale (payments 201, §2.3, §2.7).
+        // Authorization / sale (payments 201, `docs/cybersource.md` §2.3, §2.7).
         (Operation::Authorization | Operation::Sale, s) => match s {
             "AUTHORIZED" => approved(),
             // A sale that the processor captured online.
@@ -212,7 +212,8 @@ pub fn classify(
             _ => unknown(),
         },
 
-        // Capture and refund 201: PENDING (batched) or TRANSMITTED (online) (§2.4).
+        // Capture and refund 201: PENDING (batched) or TRANSMITTED (online) (`docs/cybersource.md`
+        // §2.4).
         (Operation::Capture | Operation::Refund, "PENDING" | "TRANSMITTED") => approved(),
         (Operation::Capture | Operation::Refund, "FAILED") => PaymentOutcome::Declined {
             reason: reason_or("FAILED"),
@@ -230,7 +231,7 @@ pub fn classify(
             reason: reason_or("FAILED"),
         },
 
-        // Standalone Decision Manager (§2.7).
+        // Standalone Decision Manager (`docs/cybersource.md` §2.7).
         (Operation::RiskDecision, s) => match s {
             "ACCEPTED" => approved(),
             "PENDING_REVIEW" => PaymentOutcome::Review,
@@ -302,7 +303,8 @@ mod tests {
         O::Unknown { raw: r.into() }
     }
 
-    /// §2.3: every documented payments-201 status, plus Hyperswitch's extra statuses.
+    /// `docs/cybersource.md` §2.3: every documented payments-201 status, plus Hyperswitch's extra
+    /// statuses.
     #[test]
     fn authorization_statuses() {
         let table = [
@@ -347,7 +349,7 @@ mod tests {
         assert_eq!(c(Sale, "REVERSED"), unknown("REVERSED"));
     }
 
-    /// §2.4 follow-on statuses.
+    /// `docs/cybersource.md` §2.4 follow-on statuses.
     #[test]
     fn capture_and_refund_statuses() {
         for op in [Capture, Refund] {
@@ -411,7 +413,7 @@ mod tests {
         assert_eq!(c(Void, "REVERSED"), unknown("REVERSED"));
     }
 
-    /// §2.7 standalone decision statuses.
+    /// `docs/cybersource.md` §2.7 standalone decision statuses.
     #[test]
     fn risk_decision_statuses() {
         let table = [
@@ -466,7 +468,8 @@ mod tests {
         );
     }
 
-    /// §2.3: every documented `errorInformation.reason` on a DECLINED payment.
+    /// `docs/cybersource.md` §2.3: every documented `errorInformation.reason` on a DECLINED
+    /// payment.
     #[test]
     fn declined_reasons() {
         let fraud = FRAUD_REASONS;
@@ -522,7 +525,7 @@ mod tests {
                 "{r}"
             );
         }
-        // §2.7: review reason on a review status.
+        // `docs/cybersource.md` §2.7: review reason on a review status.
         assert_eq!(
             classify(
                 Authorization,
@@ -534,7 +537,8 @@ mod tests {
         );
     }
 
-    /// §2.5: every documented 400 reason comes back as Invalid with that reason.
+    /// `docs/cybersource.md` §2.5: every documented 400 reason comes back as Invalid with that
+    /// reason.
     #[test]
     fn invalid_request_reasons() {
         for r in [

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngExt};
 
 /// Whether an error may be retried blindly (the request can be sent again as is).
 pub trait Retryable {
@@ -92,7 +92,7 @@ impl RetryPolicy {
     /// A full-jitter sleep for retry `retry` (0-based): uniform in `[0, ceiling(retry)]`.
     pub fn full_jitter<R: Rng + ?Sized>(&self, retry: u32, rng: &mut R) -> Duration {
         let ceiling = u64::try_from(self.ceiling(retry).as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rng.gen_range(0..=ceiling))
+        Duration::from_nanos(rng.random_range(0..=ceiling))
     }
 
     fn attempts(&self) -> u32 {
@@ -148,7 +148,7 @@ impl std::fmt::Debug for Retrier {
 impl Retrier {
     /// Real time, entropy-seeded jitter.
     pub fn new(policy: RetryPolicy) -> Self {
-        Self::with_parts(policy, Arc::new(TokioSleeper), StdRng::from_entropy())
+        Self::with_parts(policy, Arc::new(TokioSleeper), rand::make_rng::<StdRng>())
     }
 
     /// Injected clock/sleep and RNG (tests).
@@ -226,6 +226,7 @@ impl Retrier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[derive(Debug, PartialEq)]

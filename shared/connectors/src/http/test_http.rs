@@ -1,17 +1,13 @@
-//! A tiny real HTTP/1.1 server on loopback for unit tests of the Clarity, NetSuite and
-//! Salesforce clients: a tokio `TcpListener`, keep-alive, `Content-Length` bodies, and a
-//! synchronous handler closure that keeps whatever state the test needs (token lifetimes,
-//! versions, idempotency keys, upserted records). Every request is recorded.
+//! A real HTTP server on loopback for unit tests of the Clarity, NetSuite and Salesforce
+//! clients: `wiremock`'s server with one responder, a synchronous handler closure that keeps
+//! whatever state the test needs (token lifetimes, versions, idempotency keys, upserted records).
+//! Every request is recorded, in arrival order.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 /// A throwaway 2048-bit RSA key generated for these tests only (never used anywhere else), and
 /// its public half.
@@ -53,13 +49,8 @@ impl Request {
 
     /// `application/x-www-form-urlencoded` body.
     pub fn form(&self) -> HashMap<String, String> {
-        let text = String::from_utf8_lossy(&self.body);
-        text.split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (percent_decode(k), percent_decode(v))
-            })
+        form_urlencoded::parse(&self.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
     }
 
@@ -67,30 +58,6 @@ impl Request {
     pub fn bearer(&self) -> Option<&str> {
         self.header("authorization")?.strip_prefix("Bearer ")
     }
-}
-
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What the handler answers.
@@ -118,7 +85,7 @@ impl Response {
         }
     }
 
-    /// An RFC 9457 problem body in Clarity's shape (§4.6).
+    /// An RFC 9457 problem body in Clarity's shape (`CLARITY_ASSUMED.md` §4.6).
     pub fn problem(status: u16, code: &str, detail: &str) -> Self {
         let mut r = Self::json(
             status,
@@ -145,14 +112,42 @@ type Handler = dyn Fn(&Request) -> Response + Send + Sync;
 
 /// The server; stops when dropped.
 pub struct TestServer {
-    addr: SocketAddr,
+    server: wiremock::MockServer,
     requests: Arc<Mutex<Vec<Request>>>,
-    task: JoinHandle<()>,
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
+/// Every request goes to the handler, after it is recorded.
+struct Responder {
+    handler: Arc<Handler>,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl wiremock::Respond for Responder {
+    fn respond(&self, r: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let target = match r.url.query() {
+            Some(q) => format!("{}?{q}", r.url.path()),
+            None => r.url.path().to_string(),
+        };
+        let request = Request {
+            method: r.method.to_string(),
+            target,
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                    (k.as_str().to_ascii_lowercase(), v)
+                })
+                .collect(),
+            body: r.body.clone(),
+        };
+        self.requests.lock().unwrap().push(request.clone());
+        let response = (self.handler)(&request);
+        let mut template = wiremock::ResponseTemplate::new(response.status);
+        for (k, v) in &response.headers {
+            template = template.append_header(k.as_str(), v.as_str());
+        }
+        template.set_body_raw(response.body, "application/octet-stream")
     }
 }
 
@@ -161,33 +156,21 @@ impl TestServer {
     where
         F: Fn(&Request) -> Response + Send + Sync + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let server = wiremock::MockServer::start().await;
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let recorded = requests.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let handler = handler.clone();
-                let recorded = recorded.clone();
-                tokio::spawn(async move {
-                    let _ = serve(stream, handler, recorded).await;
-                });
-            }
-        });
-        Self {
-            addr,
-            requests,
-            task,
-        }
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(Responder {
+                handler: Arc::new(handler),
+                requests: requests.clone(),
+            })
+            .mount(&server)
+            .await;
+        Self { server, requests }
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.uri()
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -202,61 +185,6 @@ impl TestServer {
             .iter()
             .filter(|r| r.method == method && r.path().starts_with(prefix))
             .count()
-    }
-}
-
-async fn serve(
-    stream: TcpStream,
-    handler: Arc<Handler>,
-    recorded: Arc<Mutex<Vec<Request>>>,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let mut parts = line.trim_end().splitn(3, ' ');
-        let method = parts.next().unwrap_or("").to_owned();
-        let target = parts.next().unwrap_or("").to_owned();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).await? == 0 {
-                return Ok(());
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-            }
-        }
-        let len = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).await?;
-        let request = Request {
-            method,
-            target,
-            headers,
-            body,
-        };
-        recorded.lock().unwrap().push(request.clone());
-        let response = handler(&request);
-        let mut head = format!("HTTP/1.1 {} X\r\n", response.status);
-        for (k, v) in &response.headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", response.body.len()));
-        let stream = reader.get_mut();
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(&response.body).await?;
-        stream.flush().await?;
     }
 }
 

@@ -1,15 +1,15 @@
 //! Clarity ⇄ canonical.
 //!
-//! * [`order_to_canonical`]: a Clarity `Order` (§4.4) → [`Order`]. Decimal strings become
-//!   [`Money`] exactly in the order's currency; every line and total is checked against the
-//!   §4.4 formulas (plus the ASSUMED rule that order-level discount and tax are the sums of the
-//!   lines', CLARITY_ASSUMED.md §A5); the ship-to is kept only when it differs from the bill-to;
-//!   the payment instrument comes from `payment.instrumentToken` (a transient-token JWT, or a
-//!   TMS payment-instrument id with `payment.tmsCustomerId`).
+//! * [`order_to_canonical`]: a Clarity `Order` (`CLARITY_ASSUMED.md` §4.4) → [`Order`]. Decimal
+//!   strings become [`Money`] exactly in the order's currency; every line and total is checked
+//!   against the §4.4 formulas (plus the ASSUMED rule that order-level discount and tax are the
+//!   sums of the lines', CLARITY_ASSUMED.md §A5); the ship-to is kept only when it differs from
+//!   the bill-to; the payment instrument comes from `payment.instrumentToken` (a transient-token
+//!   JWT, or a TMS payment-instrument id with `payment.tmsCustomerId`).
 //! * [`order_to_clarity`], [`address_to_clarity`], [`customer_to_clarity`],
 //!   [`payment_info`]: canonical → Clarity bodies (E2 payment info, E4 customer).
 //! * [`refund_from_return`]: a `return.requested` request → a canonical [`Refund`].
-//! * [`STATUS_MAP`]: the **one** Clarity ⇄ domain status table (§4.5).
+//! * [`STATUS_MAP`]: the **one** Clarity ⇄ domain status table (`CLARITY_ASSUMED.md` §4.5).
 //! * [`CUSTOMER_REASONS`]: the **one** table of what Clarity's `statusReason` may say (a short
 //!   code and a shopper-safe message; the detail stays on our timeline).
 
@@ -66,7 +66,7 @@ use OrderState as S;
 ///   forever: `payment_failed` blocks fulfilment and still lets the merchant collect again
 ///   (`pending_payment`) or cancel.
 ///
-/// Clarity §4.5 allows none of these from `shipped`/`completed`/`cancelled` (see
+/// `CLARITY_ASSUMED.md` §4.5 allows none of these from `shipped`/`completed`/`cancelled` (see
 /// [`clarity_transition_allowed`]): a chargeback on a shipped order cannot move its status.
 pub const STATUS_MAP: &[(OrderState, ClarityStatus, Direction)] = &[
     (S::Received, C::PendingPayment, Both),
@@ -121,7 +121,8 @@ pub const CLARITY_TRANSITIONS: &[(ClarityStatus, &[ClarityStatus])] = &[
     (C::Cancelled, &[]),
 ];
 
-/// May a Clarity order move from `from` to `to` (§4.5)? Staying put is always allowed.
+/// May a Clarity order move from `from` to `to` (`CLARITY_ASSUMED.md` §4.5)? Staying put is always
+/// allowed.
 pub fn clarity_transition_allowed(from: ClarityStatus, to: ClarityStatus) -> bool {
     from == to
         || CLARITY_TRANSITIONS

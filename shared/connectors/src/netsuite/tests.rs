@@ -130,13 +130,10 @@ fn handle(ns: &Mutex<Ns>, base: &str, r: &Request) -> Response {
             }
         }
         ("GET", [_]) => {
-            let q = crate::http::test_http::percent_decode(
-                r.query()
-                    .unwrap_or("")
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("q="))
-                    .unwrap_or(""),
-            );
+            let q = form_urlencoded::parse(r.query().unwrap_or("").as_bytes())
+                .find(|(k, _)| k == "q")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
             let recs = s.records.get(&rtype).cloned().unwrap_or_default();
             let mut ids: Vec<&String> =
                 recs.iter()

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rand::rngs::StdRng;
-use rand::SeedableRng;
 use reqwest::Method;
 use serde::Deserialize;
 
@@ -54,7 +53,7 @@ impl SalesforceClient {
             reqwest::Client::new(),
             Arc::new(SystemClock),
             Arc::new(TokioSleeper),
-            StdRng::from_entropy(),
+            rand::make_rng::<StdRng>(),
         )
     }
 

@@ -261,8 +261,8 @@ async fn decision_manager_triggers_map_to_outcomes() {
         }
     ));
 
-    // `servererror`: 502 SYSTEM_ERROR. The reference says to check status after a 502, so it is
-    // an unknown outcome, not a blind retry; the check finds nothing.
+    // `servererror`: 502 SYSTEM_ERROR. `docs/cybersource.md` §2.5 says to check status after a
+    // 502, so it is an unknown outcome, not a blind retry; the check finds nothing.
     let err = c
         .authorize(
             &auth_input("ORD-3e-auth-1", "servererror@example.com", usd(2_000), &jwt),
@@ -312,7 +312,7 @@ async fn lost_response_is_outcome_unknown_and_reconcile_finds_the_single_charge(
     assert_eq!(rows[0]["type"], "authorization");
     assert_eq!(rows[0]["response"], "lost:drop");
 
-    // §2.6: ask Cybersource by reference instead of charging again.
+    // `docs/cybersource.md` §2.6: ask Cybersource by reference instead of charging again.
     let found = c
         .reconcile_by_reference(reference, Deadline::NONE)
         .await
@@ -345,7 +345,8 @@ async fn lost_response_is_outcome_unknown_and_reconcile_finds_the_single_charge(
         None
     );
 
-    // §2.6 clean-up by transactionId (timeout reversal), e.g. when the order is abandoned.
+    // `docs/cybersource.md` §2.6 clean-up by transactionId (timeout reversal), e.g. when the order
+    // is abandoned.
     let rev = c
         .timeout_reversal(
             &TimeoutReversalInput {

@@ -186,7 +186,7 @@ async fn reversal_void_sale_and_chargeback_report() {
         .unwrap_err();
     assert_eq!(invalid_reason(&err), Some("NOT_VOIDABLE"));
 
-    // §2.6 timeout void by transactionId.
+    // `docs/cybersource.md` §2.6 timeout void by transactionId.
     let sale2 = c
         .authorize(
             &auth_input("ORD-13-auth-1", "ada@example.com", usd(900), &jwt).sale(),

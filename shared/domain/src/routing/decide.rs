@@ -4,7 +4,7 @@ use super::config::{Mode, RoutingConfig};
 use super::stats::{breaker, estimate, BreakerState, Bucket};
 use super::OrderFacts;
 use crate::Timestamp;
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rand_distr::{Beta, Distribution};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -126,7 +126,7 @@ pub fn decide(
                         BreakerState::Closed => None,
                         BreakerState::Open => Some(Exclusion::BreakerOpen),
                         BreakerState::HalfOpen => {
-                            (!rng.gen_bool(o.breaker.probe_rate)).then_some(Exclusion::NotProbed)
+                            (!rng.random_bool(o.breaker.probe_rate)).then_some(Exclusion::NotProbed)
                         }
                     }
                 }
@@ -213,11 +213,11 @@ fn choose_dynamic(
         .copied()
         .filter(|&i| candidates[i].trusted)
         .collect();
-    if !untrusted.is_empty() && (trusted.is_empty() || rng.gen_bool(o.max_exploration)) {
+    if !untrusted.is_empty() && (trusted.is_empty() || rng.random_bool(o.max_exploration)) {
         if trusted.is_empty() {
             // Nothing is trusted yet: the rule's order, exploring the rest within the bound.
-            if untrusted.len() > 1 && rng.gen_bool(o.max_exploration) {
-                let i = untrusted[rng.gen_range(1..untrusted.len())];
+            if untrusted.len() > 1 && rng.random_bool(o.max_exploration) {
+                let i = untrusted[rng.random_range(1..untrusted.len())];
                 return (
                     Some(i),
                     format!(
@@ -231,7 +231,7 @@ fn choose_dynamic(
                 "no trusted statistics yet: first eligible route in rule order".to_string(),
             );
         }
-        let i = untrusted[rng.gen_range(0..untrusted.len())];
+        let i = untrusted[rng.random_range(0..untrusted.len())];
         return (
             Some(i),
             format!(

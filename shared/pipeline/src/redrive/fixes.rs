@@ -550,7 +550,7 @@ mod tests {
             ),
             (replace("/order_id", json!("ORD 1"), json!("ORD-1")), 0.85)
         );
-        // A numeric string where a string is fine is not touched; a nudge's null cause is.
+        // A null where a string is required: the safe default (a nudge's cause).
         assert_eq!(
             fix(
                 QueueName::ClaritySync,

@@ -11,27 +11,10 @@ pub const PREVIEW_CHARS: usize = 512;
 /// What a card number is replaced with.
 pub const REDACTED: &str = "[digits redacted]";
 
-/// Replace every card number that [`card::find_card_numbers`] finds (13–19 digits passing Luhn,
-/// in any of the shapes the domain's rule normalises) with [`REDACTED`]. Replacing one run can
-/// change the surroundings of another (the rule reads identifier shapes), so the text is scanned
-/// again until nothing is found; each pass removes digits, so this ends.
+/// Every card number the domain's rule finds replaced by [`REDACTED`]
+/// ([`card::redact_card_numbers`]).
 pub fn redact_card_like(text: &str) -> String {
-    let mut out = text.to_string();
-    loop {
-        let hits = card::find_card_numbers(&out);
-        if hits.is_empty() {
-            return out;
-        }
-        let mut next = String::with_capacity(out.len());
-        let mut at = 0;
-        for h in hits {
-            next.push_str(&out[at..h.span.start]);
-            next.push_str(REDACTED);
-            at = h.span.end;
-        }
-        next.push_str(&out[at..]);
-        out = next;
-    }
+    card::redact_card_numbers(text, REDACTED)
 }
 
 const FREE_TEXT_FIELDS: &[&str] = &["reason", "cause", "note", "notes", "message", "description"];

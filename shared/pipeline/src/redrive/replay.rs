@@ -14,8 +14,8 @@ use super::types::{
     MessageReport, RedriveRequest, ReplayOutcome, ReplayReport, DEFAULT_MIN_CONFIDENCE,
 };
 use crate::messages::short_hash;
-use o2c_aws::dlq::DlqMessage;
 use o2c_domain::card;
+use o2c_domain::ports::DlqMessage;
 use o2c_domain::ports::QueueName;
 use serde_json::Value;
 

@@ -13,7 +13,8 @@ use super::types::{
     Action, MessageReport, QueueReport, RedriveError, RedriveRequest, RedriveResponse,
     ReplayOutcome, Summary, DEFAULT_MAX_MESSAGES, DEFAULT_MIN_CONFIDENCE, MAX_MESSAGES,
 };
-use o2c_aws::dlq::{DeadLetterQueues, DlqMessage, SqsDeadLetterQueues};
+use o2c_aws::dlq::SqsDeadLetterQueues;
+use o2c_domain::ports::{DeadLetterQueues, DlqMessage};
 use o2c_domain::ports::{OrderStore, QueueName};
 use o2c_domain::OrderId;
 use serde_json::Value;

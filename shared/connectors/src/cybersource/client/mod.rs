@@ -546,7 +546,8 @@ fn classify_status(req: &Prepared, status: u16, body: Vec<u8>) -> Result<Answer,
         404 => terminal(TerminalError::NotFound { message }),
         // Refused before processing.
         408 | 429 => retryable(false),
-        // §2.5/§2.6: a gateway error or timeout after sending may hide a created transaction.
+        // `docs/cybersource.md` §2.5/§2.6: a gateway error or timeout after sending may hide a
+        // created transaction.
         502 | 504 if req.effectful => CybersourceError::OutcomeUnknown {
             operation: op,
             reason: match &reason {

@@ -80,7 +80,8 @@ impl ResponseAmountDetails {
 }
 
 /// `clientReferenceInformation`: `code` is our deterministic reference (the order/effect),
-/// `transactionId` our id of this request (needed for timeout reversal/void, §2.6).
+/// `transactionId` our id of this request (needed for timeout reversal/void, `docs/cybersource.md`
+/// §2.6).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ClientReferenceInformation {
@@ -225,8 +226,8 @@ impl ShipTo {
 }
 
 /// `orderInformation.lineItems[]`. The SKU is sent as `productSKU`, the name the official SDK
-/// puts on the wire (its model field is `productSku`, renamed after serialisation, §2.2); both
-/// spellings are read.
+/// puts on the wire (its model field is `productSku`, renamed after serialisation,
+/// `docs/cybersource.md` §2.2); both spellings are read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LineItem {

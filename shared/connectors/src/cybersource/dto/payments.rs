@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::common::*;
 
-/// `POST /pts/v2/payments` (§2.2).
+/// `POST /pts/v2/payments` (`docs/cybersource.md` §2.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRequest {
@@ -84,7 +84,7 @@ pub struct CodeInfo {
     pub code_raw: Option<String>,
 }
 
-/// `processorInformation` (selection, §2.3).
+/// `processorInformation` (selection, `docs/cybersource.md` §2.3).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ProcessorInformation {
@@ -255,7 +255,7 @@ impl ResponsePaymentInformation {
 }
 
 /// The 201 body of every PTS call (payment, capture, refund, reversal, void): one struct with
-/// the union of their fields (§2.3, §2.4).
+/// the union of their fields (`docs/cybersource.md` §2.3, §2.4).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PaymentResponse {

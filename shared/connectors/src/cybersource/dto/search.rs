@@ -101,7 +101,8 @@ pub struct ApplicationInformation {
     pub applications: Vec<Application>,
 }
 
-/// `GET /tss/v2/transactions/{id}` (§2.4). Note `submitTimeUTC` (PTS says `submitTimeUtc`).
+/// `GET /tss/v2/transactions/{id}` (`docs/cybersource.md` §2.4). Note `submitTimeUTC` (PTS says
+/// `submitTimeUtc`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TransactionDetailsDto {

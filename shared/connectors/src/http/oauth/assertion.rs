@@ -18,8 +18,8 @@ pub(super) fn unix_secs(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// RSA-PSS algorithms NetSuite accepts for the client assertion (§5; the EC ones need an EC
-/// key and are not used here).
+/// RSA-PSS algorithms NetSuite accepts for the client assertion (`ERP_CRM_ASSUMED.md` §5; the EC
+/// ones need an EC key and are not used here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AssertionAlgorithm {
     #[default]
