@@ -357,7 +357,7 @@ impl ClarityClient {
     pub fn new(config: ClarityConfig) -> Self {
         Self::with_parts(
             config,
-            reqwest::Client::new(),
+            crate::http::transport::client(),
             Arc::new(SystemClock),
             Arc::new(TokioSleeper),
             rand::make_rng::<StdRng>(),

@@ -4,9 +4,36 @@
 //! exact JSON numbers for decimal amounts. It depends on nothing else in the crate.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::de::DeserializeOwned;
+
+/// The HTTP client builder every connector starts from: rustls on the aws-lc provider (the
+/// AWS SDK's; one TLS stack in the binary) trusting Mozilla's root certificates compiled in
+/// (`webpki-roots`), HTTP/1.1. reqwest's own default reads and parses the system's certificate
+/// files when a client is built, which cost every cold start ~2.5 ms (BENCHMARKS.md §5) and
+/// fails where no system trust store exists.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("aws-lc supports rustls' default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder().tls_backend_preconfigured(tls)
+}
+
+/// A client from [`client_builder`] with no other settings.
+pub fn client() -> reqwest::Client {
+    client_builder()
+        .build()
+        .expect("a client with a preconfigured rustls config builds")
+}
 
 /// A whole HTTP answer.
 #[derive(Debug, Clone)]

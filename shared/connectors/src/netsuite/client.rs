@@ -57,7 +57,7 @@ impl NetSuiteClient {
     pub fn new(config: NetSuiteConfig) -> Self {
         Self::with_parts(
             config,
-            reqwest::Client::new(),
+            crate::http::transport::client(),
             Arc::new(SystemClock),
             Arc::new(TokioSleeper),
             rand::make_rng::<StdRng>(),

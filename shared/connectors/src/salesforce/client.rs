@@ -50,7 +50,7 @@ impl SalesforceClient {
     pub fn new(config: SalesforceConfig) -> Self {
         Self::with_parts(
             config,
-            reqwest::Client::new(),
+            crate::http::transport::client(),
             Arc::new(SystemClock),
             Arc::new(TokioSleeper),
             rand::make_rng::<StdRng>(),

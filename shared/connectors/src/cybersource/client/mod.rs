@@ -209,7 +209,7 @@ impl CybersourceClient {
         };
         let origin = format!("{}://{host}", url.scheme());
         let path_prefix = url.path().trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder()
+        let http = crate::http::transport::client_builder()
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()

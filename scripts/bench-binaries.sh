@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Binary size and cold start of some functions, built from two commits side by side in one run:
+#   scripts/bench-binaries.sh BEFORE_REF [AFTER_REF=HEAD] [functions, default authorize,clarity-order-webhook,dlq-redrive]
+# Each commit is checked out in a git worktree under target/bench-binaries/ and built with the
+# `release` profile (fat LTO: ~10-20 min per commit on 2 cores), each in its own target dir (the
+# two commits' feature sets differ). The cold starts then run interleaved, round by round, under
+# infra/bench/run_stack.py's local Runtime API (process start -> first /next poll, secrets read
+# from the local stack). Prints a Markdown table; raw results in target/bench-binaries/stack.json.
+# Not run by CI. Loopback only; stops everything it starts.
+#   BENCH_RUNS  cold starts per binary (default 20)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo="$PWD"
+before="${1:?usage: scripts/bench-binaries.sh BEFORE_REF [AFTER_REF] [functions]}"
+after="${2:-HEAD}"
+functions="${3:-authorize,clarity-order-webhook,dlq-redrive}"
+runs="${BENCH_RUNS:-20}"
+out="${CARGO_TARGET_DIR:-$repo/target}/bench-binaries"
+mkdir -p "$out"
+infra/bootstrap.sh >/dev/null
+
+build() { # label ref
+  local label="$1" ref="$2" tree="$out/$1-tree"
+  git worktree remove --force "$tree" 2>/dev/null || rm -rf "$tree"
+  git worktree add --quiet --detach "$tree" "$ref"
+  local pkgs=()
+  IFS=, read -ra names <<<"$functions"
+  for f in "${names[@]}"; do pkgs+=(-p "$f"); done
+  echo "==> release build of $ref ($label): ${names[*]}" >&2
+  (cd "$tree" && CARGO_TARGET_DIR="$out/$label-target" cargo build --release --quiet "${pkgs[@]}")
+  git worktree remove --force "$tree"
+}
+build before "$before"
+build after "$after"
+
+extra=()
+IFS=, read -ra names <<<"$functions"
+for f in "${names[@]}"; do extra+=(--extra-rust "$f@before=$out/before-target/release/$f"); done
+infra/.venv/bin/python infra/bench/run_stack.py --only coldstart --no-python --functions "$functions" \
+  --release-dir "$out/after-target/release" --runs "$runs" "${extra[@]}" --out "$out/stack.json"
+
+infra/.venv/bin/python - "$out/stack.json" "$before" "$after" <<'EOF'
+import json, sys
+res = json.load(open(sys.argv[1]))["coldstart"]
+before, after = sys.argv[2], sys.argv[3]
+print(f"| function | binary before ({before}) | after ({after}) | cold start median before | after | peak RSS before | after |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for label in sorted(k for k in res if "@" not in k):
+    a, b = res[label], res[f"{label}@before"]
+    mb = lambda n: f"{n / 1e6:.2f} MB"
+    print(f"| {label} | {mb(b['binary_bytes'])} | {mb(a['binary_bytes'])} | {b['median_ms']:.1f} ms"
+          f" | {a['median_ms']:.1f} ms | {b['peak_rss_kb_median'] / 1024:.1f} MiB | {a['peak_rss_kb_median'] / 1024:.1f} MiB |")
+print(f"\nRuns per binary: {next(iter(res.values()))['runs']}, interleaved.")
+EOF
