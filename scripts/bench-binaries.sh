@@ -5,7 +5,8 @@
 # `release` profile (fat LTO: ~10-20 min per commit on 2 cores), each in its own target dir (the
 # two commits' feature sets differ). The cold starts then run interleaved, round by round, under
 # infra/bench/run_stack.py's local Runtime API (process start -> first /next poll, secrets read
-# from the local stack). Prints a Markdown table; raw results in target/bench-binaries/stack.json.
+# from the local stack). Writes BENCHMARKS.md §6 (infra/bench/binaries_report.py; scripts/bench.sh
+# keeps it); raw results in target/bench-binaries/stack.json.
 # Not run by CI. Loopback only; stops everything it starts.
 #   BENCH_RUNS  cold starts per binary (default 20)
 set -euo pipefail
@@ -39,16 +40,5 @@ for f in "${names[@]}"; do extra+=(--extra-rust "$f@before=$out/before-target/re
 infra/.venv/bin/python infra/bench/run_stack.py --only coldstart --no-python --functions "$functions" \
   --release-dir "$out/after-target/release" --runs "$runs" "${extra[@]}" --out "$out/stack.json"
 
-infra/.venv/bin/python - "$out/stack.json" "$before" "$after" <<'EOF'
-import json, sys
-res = json.load(open(sys.argv[1]))["coldstart"]
-before, after = sys.argv[2], sys.argv[3]
-print(f"| function | binary before ({before}) | after ({after}) | cold start median before | after | peak RSS before | after |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-for label in sorted(k for k in res if "@" not in k):
-    a, b = res[label], res[f"{label}@before"]
-    mb = lambda n: f"{n / 1e6:.2f} MB"
-    print(f"| {label} | {mb(b['binary_bytes'])} | {mb(a['binary_bytes'])} | {b['median_ms']:.1f} ms"
-          f" | {a['median_ms']:.1f} ms | {b['peak_rss_kb_median'] / 1024:.1f} MiB | {a['peak_rss_kb_median'] / 1024:.1f} MiB |")
-print(f"\nRuns per binary: {next(iter(res.values()))['runs']}, interleaved.")
-EOF
+infra/.venv/bin/python infra/bench/binaries_report.py --stack "$out/stack.json" --after "$after" \
+  --build "before=$before"

@@ -432,14 +432,23 @@ ROUTING_END = "<!-- /routing -->"
 def routing_block(out: Path) -> list[str]:
     """The routing benchmark's section, kept from the current file: scripts/bench-routing.sh
     writes it separately (it needs no release build), and a full bench run must not drop it."""
+    return kept_block(out, ROUTING_START, ROUTING_END)
+
+
+BINARIES_START = "<!-- binaries: written by scripts/bench-binaries.sh -->"
+BINARIES_END = "<!-- /binaries -->"
+
+
+def kept_block(out: Path, start_mark: str, end_mark: str) -> list[str]:
+    """A section another script writes (between its two markers), kept from the current file."""
     try:
         text = out.read_text(encoding="utf-8")
     except OSError:
         return []
-    start, end = text.find(ROUTING_START), text.find(ROUTING_END)
+    start, end = text.find(start_mark), text.find(end_mark)
     if start < 0 or end < start:
         return []
-    return text[start:end + len(ROUTING_END)].split("\n") + [""]
+    return text[start:end + len(end_mark)].split("\n") + [""]
 
 
 def main() -> int:
@@ -490,6 +499,7 @@ def main() -> int:
     if stack.get("throughput"):
         section_throughput(stack["throughput"], lines, a.profile)
     lines += routing_block(Path(a.out))
+    lines += kept_block(Path(a.out), BINARIES_START, BINARIES_END)
     lines += ["## Prices used", "", f"us-east-1, {PRICES_AS_OF}.", ""]
     for what, src in PRICE_SOURCES:
         lines.append(f"- {what}. Source: {src}.")

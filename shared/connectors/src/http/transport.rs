@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 /// The HTTP client builder every connector starts from: rustls on the aws-lc provider (the
 /// AWS SDK's; one TLS stack in the binary) trusting Mozilla's root certificates compiled in
 /// (`webpki-roots`), HTTP/1.1. reqwest's own default reads and parses the system's certificate
-/// files when a client is built, which cost every cold start ~2.5 ms (BENCHMARKS.md §5) and
+/// files when a client is built, which cost `authorize`'s cold start ~2 ms (BENCHMARKS.md §6) and
 /// fails where no system trust store exists.
 pub fn client_builder() -> reqwest::ClientBuilder {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
