@@ -20,8 +20,22 @@ pub struct Adapters {
 }
 
 impl Adapters {
-    /// From the standard AWS configuration chain (which honours `AWS_ENDPOINT_URL` locally).
+    /// A function's adapters: the SDK configured from the Lambda environment
+    /// ([`o2c_aws::lambda_config`]; `AWS_ENDPOINT_URL` points it at moto locally).
     pub async fn build(config: &FunctionConfig, env: &Env) -> Result<Adapters, crate::ConfigError> {
+        let region = env
+            .optional("AWS_REGION")
+            .or_else(|| env.optional("AWS_DEFAULT_REGION"));
+        let sdk = o2c_aws::lambda_config(region, env.optional("AWS_ENDPOINT_URL"));
+        Self::with_sdk(sdk, config, env).await
+    }
+
+    /// A tool's adapters (run by a person, e.g. `o2c-dlq`): the standard AWS configuration chain,
+    /// profiles (`AWS_PROFILE`) included.
+    pub async fn build_for_tool(
+        config: &FunctionConfig,
+        env: &Env,
+    ) -> Result<Adapters, crate::ConfigError> {
         Self::with_sdk(o2c_aws::aws_config(None).await, config, env).await
     }
 

@@ -182,7 +182,7 @@ async fn main() -> ExitCode {
             .map_err(|e| {
                 format!("{e} (did you `set -a; . infra/local/.state/local.env; set +a`?)")
             })?;
-        let adapters = Adapters::build(&config, &env)
+        let adapters = Adapters::build_for_tool(&config, &env)
             .await
             .map_err(|e| e.to_string())?;
         Redrive::from_config(&config, &env, &adapters).map_err(|e| e.to_string())
