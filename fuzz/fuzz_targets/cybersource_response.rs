@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use o2c_connectors::cybersource::dto::{ErrorResponse, PaymentResponse};
+use o2c_connectors::cybersource::dto::{ErrorResponse, PaymentResponse, TransactionDetailsDto};
 use o2c_connectors::cybersource::{
     AuthorizationResult, FollowOnResult, Operation, TransactionDetails,
 };
@@ -23,7 +23,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(e) = serde_json::from_slice::<ErrorResponse>(data) {
         let _ = (e.reason_code(), e.message_text());
     }
-    if let Ok(t) = serde_json::from_slice::<TransactionDetails>(data) {
+    if let Ok(d) = serde_json::from_slice::<TransactionDetailsDto>(data) {
+        let t = TransactionDetails::from(&d);
         let _ = format!("{t:?}");
     }
     let Ok(r) = serde_json::from_slice::<PaymentResponse>(data) else {
