@@ -16,19 +16,12 @@ infra/.venv/bin/python - "$target/bench-run/routing.md" <<'PY'
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-start, end = "<!-- routing: written by scripts/bench-routing.sh -->", "<!-- /routing -->"
+sys.path.insert(0, "infra/bench")
+from report import ROUTING_END, ROUTING_START, place_block
 body = Path(sys.argv[1]).read_text(encoding="utf-8").strip()
 when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-block = f"{start}\n## 5. Dynamic payment routing: rules-only vs dynamic vs oracle\n\nMeasured {when}.\n\n{body}\n{end}"
-out = Path("BENCHMARKS.md")
-text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
-if start in text and end in text:
-    text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-elif "## Prices used" in text:
-    i = text.index("## Prices used")
-    text = text[:i] + block + "\n\n" + text[i:]
-else:
-    text = text.rstrip("\n") + "\n\n" + block + "\n"
-out.write_text(text, encoding="utf-8")
-print(f"wrote the routing section of {out}")
+title = "## 5. Dynamic payment routing: rules-only vs dynamic vs oracle"
+place_block(Path("BENCHMARKS.md"), ROUTING_START, ROUTING_END,
+            f"{ROUTING_START}\n{title}\n\nMeasured {when}.\n\n{body}\n{ROUTING_END}")
+print("wrote the routing section of BENCHMARKS.md")
 PY

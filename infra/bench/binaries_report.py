@@ -10,9 +10,9 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+from report import BINARIES_END as END, BINARIES_START as START, place_block
+
 REPO = Path(__file__).resolve().parents[2]
-START = "<!-- binaries: written by scripts/bench-binaries.sh -->"
-END = "<!-- /binaries -->"
 TITLE = "## 6. Binary size and cold start, before/after (one TLS stack)"
 
 
@@ -52,16 +52,7 @@ def main() -> int:
     block = section(res, a.after, builds)
     if a.notes:
         block = block.replace(END, "\n" + Path(a.notes).read_text().strip() + "\n" + END)
-    out = Path(a.out)
-    text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
-    elif "## Prices used" in text:
-        i = text.index("## Prices used")
-        text = text[:i] + block + "\n\n" + text[i:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    out.write_text(text, encoding="utf-8")
+    place_block(Path(a.out), START, END, block)
     print(block)
     return 0
 

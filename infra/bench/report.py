@@ -439,6 +439,21 @@ BINARIES_START = "<!-- binaries: written by scripts/bench-binaries.sh -->"
 BINARIES_END = "<!-- /binaries -->"
 
 
+def place_block(out: Path, start_mark: str, end_mark: str, block: str) -> None:
+    """Write `block` (which starts with `start_mark` and ends with `end_mark`) into `out`: in place
+    of the old one, else before "## Prices used", else at the end. For the sections that other
+    scripts write (bench-routing.sh, bench-binaries.sh); this file's main() keeps them."""
+    text = out.read_text(encoding="utf-8") if out.exists() else "# Benchmarks\n"
+    if start_mark in text and end_mark in text:
+        text = text[:text.index(start_mark)] + block + text[text.index(end_mark) + len(end_mark):]
+    elif "## Prices used" in text:
+        i = text.index("## Prices used")
+        text = text[:i] + block + "\n\n" + text[i:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    out.write_text(text, encoding="utf-8")
+
+
 def kept_block(out: Path, start_mark: str, end_mark: str) -> list[str]:
     """A section another script writes (between its two markers), kept from the current file."""
     try:

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rand::rngs::StdRng;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
@@ -28,11 +27,10 @@ use super::dto::{
     Shipment, ShipmentCreate,
 };
 use super::error::ClarityError;
-use o2c_domain::ports::{Clock, SystemClock};
 
 use crate::http::oauth::{TokenCache, TokenEndpoint};
-use crate::http::rest::{bearer_retry_policy, BearerClient};
-use crate::http::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use crate::http::rest::{bearer_retry_policy, BearerClient, ClientParts};
+use crate::http::retry::RetryPolicy;
 use crate::http::transport::{encode_path_segment, encode_query_value, Reply};
 
 /// A resource and the version its `ETag` named.
@@ -355,13 +353,7 @@ impl std::fmt::Debug for ClarityClient {
 impl ClarityClient {
     /// Real clock, real sleeps.
     pub fn new(config: ClarityConfig) -> Self {
-        Self::with_parts(
-            config,
-            crate::http::transport::client(),
-            Arc::new(SystemClock),
-            Arc::new(TokioSleeper),
-            rand::make_rng::<StdRng>(),
-        )
+        Self::with_parts(config, ClientParts::real())
     }
 
     pub fn from_credentials(credentials: &ClarityCredentials) -> Self {
@@ -369,24 +361,16 @@ impl ClarityClient {
     }
 
     /// Injected HTTP client, clock, sleeper and jitter (tests).
-    pub fn with_parts(
-        config: ClarityConfig,
-        http: reqwest::Client,
-        clock: Arc<dyn Clock>,
-        sleeper: Arc<dyn Sleeper>,
-        rng: StdRng,
-    ) -> Self {
-        let tokens = TokenCache::new(http.clone(), config.token, clock);
+    pub fn with_parts(config: ClarityConfig, parts: ClientParts) -> Self {
         Self {
-            api: Arc::new(BearerClient {
-                http,
-                base_url: config.base_url.trim_end_matches('/').to_owned(),
-                base_from_token: false,
-                tokens,
-                retrier: Retrier::with_parts(config.retry, sleeper.clone(), rng),
-                sleeper,
-                request_timeout: config.request_timeout,
-            }),
+            api: Arc::new(BearerClient::build(
+                &config.base_url,
+                false,
+                config.token,
+                config.retry,
+                config.request_timeout,
+                parts,
+            )),
             deadline: None,
         }
     }

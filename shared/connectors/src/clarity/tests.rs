@@ -237,10 +237,12 @@ async fn fixture() -> Fixture {
     };
     let client = ClarityClient::with_parts(
         config,
-        reqwest::Client::new(),
-        Arc::new(ManualClock::at_unix(1_717_243_200)),
-        sleeper.clone(),
-        StdRng::seed_from_u64(9),
+        crate::http::rest::ClientParts {
+            http: reqwest::Client::new(),
+            clock: Arc::new(ManualClock::at_unix(1_717_243_200)),
+            sleeper: sleeper.clone(),
+            rng: StdRng::seed_from_u64(9),
+        },
     );
     Fixture {
         server,

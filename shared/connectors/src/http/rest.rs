@@ -7,9 +7,12 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::oauth::{Authorized, OAuthError, TokenCache, TokenRejection};
-use super::retry::{Attempt, Retrier, RetryPolicy, Retryable, Sleeper};
+use super::oauth::{Authorized, OAuthError, TokenCache, TokenEndpoint, TokenRejection};
+use super::retry::{Attempt, Retrier, RetryPolicy, Retryable, Sleeper, TokioSleeper};
 use super::transport::{attempt_timeout, execute, refuse_card_data, Reply, TransportFailure};
+use o2c_domain::ports::{Clock, SystemClock};
+use rand::rngs::StdRng;
+use std::sync::Arc;
 
 /// The retry policy of the bearer-token APIs (Clarity, NetSuite, Salesforce): 0.5 s base, ×2,
 /// 30 s cap, 5 attempts (`CLARITY_ASSUMED.md` §A6).
@@ -133,7 +136,7 @@ pub struct BearerClient {
     pub base_from_token: bool,
     pub tokens: TokenCache,
     pub retrier: Retrier,
-    pub sleeper: std::sync::Arc<dyn Sleeper>,
+    pub sleeper: Arc<dyn Sleeper>,
     pub request_timeout: Duration,
 }
 
@@ -146,7 +149,50 @@ impl fmt::Debug for BearerClient {
     }
 }
 
+/// What a bearer client is built from besides its configuration: the HTTP client, the token
+/// cache's clock, the retry sleeper and the jitter source. [`ClientParts::real`] in production;
+/// tests inject their own.
+pub struct ClientParts {
+    pub http: reqwest::Client,
+    pub clock: Arc<dyn Clock>,
+    pub sleeper: Arc<dyn Sleeper>,
+    pub rng: StdRng,
+}
+
+impl ClientParts {
+    /// The connectors' HTTP client ([`super::transport::client`]), the system clock, real sleeps,
+    /// jitter from the OS.
+    pub fn real() -> Self {
+        ClientParts {
+            http: super::transport::client(),
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(TokioSleeper),
+            rng: rand::make_rng::<StdRng>(),
+        }
+    }
+}
+
 impl BearerClient {
+    /// A client of the API at `base_url` (a trailing `/` is dropped) with tokens from `token`.
+    pub fn build(
+        base_url: &str,
+        base_from_token: bool,
+        token: TokenEndpoint,
+        retry: RetryPolicy,
+        request_timeout: Duration,
+        parts: ClientParts,
+    ) -> Self {
+        BearerClient {
+            tokens: TokenCache::new(parts.http.clone(), token, parts.clock),
+            http: parts.http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            base_from_token,
+            retrier: Retrier::with_parts(retry, parts.sleeper.clone(), parts.rng),
+            sleeper: parts.sleeper,
+            request_timeout,
+        }
+    }
+
     /// Send `method path` with the token, retrying per the policy (and `Retry-After`), with one
     /// refresh-and-retry on a rejected token. `path` starts with `/` and may hold a query.
     #[allow(clippy::too_many_arguments)]

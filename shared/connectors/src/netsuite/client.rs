@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rand::rngs::StdRng;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -12,11 +11,10 @@ use super::{
     valid_external_id, ErpApi, ErpCredentials, ErpError, ErpInventoryLevel, ErpRecord, ErpUpsert,
     FulfillmentLine, FulfillmentUpdate, ItemFulfillment, RecordType,
 };
-use o2c_domain::ports::{Clock, SystemClock};
 
 use crate::http::oauth::{OAuthError, TokenCache, TokenEndpoint};
-use crate::http::rest::{bearer_retry_policy, BearerClient};
-use crate::http::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use crate::http::rest::{bearer_retry_policy, BearerClient, ClientParts};
+use crate::http::retry::RetryPolicy;
 use crate::http::transport::{encode_path_segment, encode_query_value, Reply};
 
 /// The bearer-API policy ([`bearer_retry_policy`], the same as Clarity's), for NetSuite's 429
@@ -55,37 +53,23 @@ pub struct NetSuiteClient {
 
 impl NetSuiteClient {
     pub fn new(config: NetSuiteConfig) -> Self {
-        Self::with_parts(
-            config,
-            crate::http::transport::client(),
-            Arc::new(SystemClock),
-            Arc::new(TokioSleeper),
-            rand::make_rng::<StdRng>(),
-        )
+        Self::with_parts(config, ClientParts::real())
     }
 
     pub fn from_credentials(credentials: &ErpCredentials) -> Result<Self, OAuthError> {
         Ok(Self::new(NetSuiteConfig::from_credentials(credentials)?))
     }
 
-    pub fn with_parts(
-        config: NetSuiteConfig,
-        http: reqwest::Client,
-        clock: Arc<dyn Clock>,
-        sleeper: Arc<dyn Sleeper>,
-        rng: StdRng,
-    ) -> Self {
-        let tokens = TokenCache::new(http.clone(), config.token, clock);
+    pub fn with_parts(config: NetSuiteConfig, parts: ClientParts) -> Self {
         Self {
-            api: Arc::new(BearerClient {
-                http,
-                base_url: config.base_url.trim_end_matches('/').to_owned(),
-                base_from_token: false,
-                tokens,
-                retrier: Retrier::with_parts(config.retry, sleeper.clone(), rng),
-                sleeper,
-                request_timeout: config.request_timeout,
-            }),
+            api: Arc::new(BearerClient::build(
+                &config.base_url,
+                false,
+                config.token,
+                config.retry,
+                config.request_timeout,
+                parts,
+            )),
             deadline: None,
         }
     }

@@ -187,10 +187,12 @@ async fn fixture() -> Fixture {
     ns.lock().unwrap().token_url = creds.token_url.clone();
     let client = NetSuiteClient::with_parts(
         NetSuiteConfig::from_credentials(&creds).unwrap(),
-        reqwest::Client::new(),
-        Arc::new(ManualClock::at_unix(T0)),
-        VirtualSleeper::new(),
-        StdRng::seed_from_u64(3),
+        crate::http::rest::ClientParts {
+            http: reqwest::Client::new(),
+            clock: Arc::new(ManualClock::at_unix(T0)),
+            sleeper: VirtualSleeper::new(),
+            rng: StdRng::seed_from_u64(3),
+        },
     );
     Fixture { server, ns, client }
 }

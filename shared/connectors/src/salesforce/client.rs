@@ -4,16 +4,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rand::rngs::StdRng;
 use reqwest::Method;
 use serde::Deserialize;
 
-use o2c_domain::ports::{Clock, SystemClock};
-
 use super::{CaseRecord, CaseUpsert, CrmApi, CrmCredentials, CrmError, DEFAULT_API_VERSION};
 use crate::http::oauth::{TokenCache, TokenEndpoint};
-use crate::http::rest::BearerClient;
-use crate::http::retry::{Retrier, RetryPolicy, Sleeper, TokioSleeper};
+use crate::http::rest::{BearerClient, ClientParts};
+use crate::http::retry::RetryPolicy;
 use crate::http::transport::encode_path_segment;
 
 /// How to reach Salesforce.
@@ -48,37 +45,23 @@ pub struct SalesforceClient {
 
 impl SalesforceClient {
     pub fn new(config: SalesforceConfig) -> Self {
-        Self::with_parts(
-            config,
-            crate::http::transport::client(),
-            Arc::new(SystemClock),
-            Arc::new(TokioSleeper),
-            rand::make_rng::<StdRng>(),
-        )
+        Self::with_parts(config, ClientParts::real())
     }
 
     pub fn from_credentials(credentials: &CrmCredentials) -> Self {
         Self::new(SalesforceConfig::from_credentials(credentials))
     }
 
-    pub fn with_parts(
-        config: SalesforceConfig,
-        http: reqwest::Client,
-        clock: Arc<dyn Clock>,
-        sleeper: Arc<dyn Sleeper>,
-        rng: StdRng,
-    ) -> Self {
-        let tokens = TokenCache::new(http.clone(), config.token, clock);
+    pub fn with_parts(config: SalesforceConfig, parts: ClientParts) -> Self {
         Self {
-            api: Arc::new(BearerClient {
-                http,
-                base_url: config.instance_url.trim_end_matches('/').to_owned(),
-                base_from_token: true,
-                tokens,
-                retrier: Retrier::with_parts(config.retry, sleeper.clone(), rng),
-                sleeper,
-                request_timeout: config.request_timeout,
-            }),
+            api: Arc::new(BearerClient::build(
+                &config.instance_url,
+                true,
+                config.token,
+                config.retry,
+                config.request_timeout,
+                parts,
+            )),
             api_version: config.api_version,
             deadline: None,
         }

@@ -108,10 +108,12 @@ async fn fixture() -> (TestServer, Arc<Mutex<Sf>>, SalesforceClient) {
     assert!(!format!("{creds:?}").contains("sf-secret"));
     let client = SalesforceClient::with_parts(
         SalesforceConfig::from_credentials(&creds),
-        reqwest::Client::new(),
-        Arc::new(ManualClock::at_unix(1_717_243_200)),
-        VirtualSleeper::new(),
-        StdRng::seed_from_u64(5),
+        crate::http::rest::ClientParts {
+            http: reqwest::Client::new(),
+            clock: Arc::new(ManualClock::at_unix(1_717_243_200)),
+            sleeper: VirtualSleeper::new(),
+            rng: StdRng::seed_from_u64(5),
+        },
     );
     (server, sf, client)
 }
