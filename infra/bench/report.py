@@ -429,12 +429,6 @@ ROUTING_START = "<!-- routing: written by scripts/bench-routing.sh -->"
 ROUTING_END = "<!-- /routing -->"
 
 
-def routing_block(out: Path) -> list[str]:
-    """The routing benchmark's section, kept from the current file: scripts/bench-routing.sh
-    writes it separately (it needs no release build), and a full bench run must not drop it."""
-    return kept_block(out, ROUTING_START, ROUTING_END)
-
-
 BINARIES_START = "<!-- binaries: written by scripts/bench-binaries.sh -->"
 BINARIES_END = "<!-- /binaries -->"
 
@@ -513,7 +507,8 @@ def main() -> int:
     section_orders(stack["orders"], lines, a.profile)
     if stack.get("throughput"):
         section_throughput(stack["throughput"], lines, a.profile)
-    lines += routing_block(Path(a.out))
+    # Sections other scripts write (they need no full run): kept as they are.
+    lines += kept_block(Path(a.out), ROUTING_START, ROUTING_END)
     lines += kept_block(Path(a.out), BINARIES_START, BINARIES_END)
     lines += ["## Prices used", "", f"us-east-1, {PRICES_AS_OF}.", ""]
     for what, src in PRICE_SOURCES:

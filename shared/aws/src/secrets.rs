@@ -129,13 +129,10 @@ impl SecretsManagerSource {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(DescribeSecretError::is_resource_not_found_exception)
-                {
-                    SecretError::NotFound(id.to_string())
-                } else {
-                    unavailable(id, classify(&e).detail)
-                }
+                let not_found = e
+                    .as_service_error()
+                    .is_some_and(DescribeSecretError::is_resource_not_found_exception);
+                secret_error(id, not_found, classify(&e).detail)
             })?;
         let current = described
             .version_ids_to_stages()
@@ -161,13 +158,10 @@ impl SecretsManagerSource {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(GetSecretValueError::is_resource_not_found_exception)
-                {
-                    SecretError::NotFound(id.to_string())
-                } else {
-                    unavailable(id, classify(&e).detail)
-                }
+                let not_found = e
+                    .as_service_error()
+                    .is_some_and(GetSecretValueError::is_resource_not_found_exception);
+                secret_error(id, not_found, classify(&e).detail)
             })?;
         let version = output.version_id().map(str::to_string);
         let value = match (output.secret_string, output.secret_binary) {
@@ -204,9 +198,15 @@ impl SecretSource for SecretsManagerSource {
     }
 }
 
-fn unavailable(id: &str, detail: String) -> SecretError {
-    SecretError::Unavailable {
-        id: id.to_string(),
-        detail,
+/// A failed call: the secret does not exist, or Secrets Manager is unavailable (code and message
+/// only, never a value).
+fn secret_error(id: &str, not_found: bool, detail: String) -> SecretError {
+    if not_found {
+        SecretError::NotFound(id.to_string())
+    } else {
+        SecretError::Unavailable {
+            id: id.to_string(),
+            detail,
+        }
     }
 }

@@ -38,7 +38,7 @@ use lambda_http::{Body, Request, Response};
 use o2c_connectors::cybersource::{
     CybersourceError, EventKind, Notification, TerminalError, WebhookVerifier, SIGNATURE_HEADER,
 };
-use o2c_domain::card::contains_card_number;
+use o2c_domain::card::payload_holds_card_number;
 use o2c_domain::ports::{
     Clock, IdempotencyRecord, OrderRecord, OrderStore, OutboundMessage, Publisher, PutOutcome,
     ReferenceIndex, StoreError, UnknownNotification, UnknownNotifications,
@@ -117,7 +117,7 @@ impl CybersourceNotification {
             };
             problem(status, e.code(), &e.to_string())
         })?;
-        if contains_card_number(&String::from_utf8_lossy(body)) {
+        if payload_holds_card_number(body) {
             o2c_runtime::metrics::count(self.function, "CardDataRefused");
             tracing::error!(
                 "refused: the notification holds a card-number-like value; nothing stored"

@@ -25,7 +25,7 @@ use lambda_http::{Body, Request, Response};
 use o2c_connectors::clarity::events::ClarityEvent;
 use o2c_connectors::clarity::webhook::{WebhookHeaders, WebhookVerifier};
 use o2c_connectors::mapping::clarity::refund_from_return;
-use o2c_domain::card::contains_card_number;
+use o2c_domain::card::payload_holds_card_number;
 use o2c_domain::ports::{CancelIntent, Clock, OrderStore, Publisher};
 use o2c_domain::OrderId;
 use o2c_runtime::lambda::{json_response, problem, HttpHandler};
@@ -85,7 +85,7 @@ impl ClarityWebhook {
         let event_id = verified.envelope.id.clone();
         let span = tracing::info_span!("clarity_event", event_id = %event_id, event_type = %verified.envelope.event_type);
         let _g = span.enter();
-        if contains_card_number(&String::from_utf8_lossy(body)) {
+        if payload_holds_card_number(body) {
             o2c_runtime::metrics::count(self.function, "CardDataRefused");
             tracing::error!("refused: the payload holds a card-number-like value; nothing stored");
             return Err(problem(
