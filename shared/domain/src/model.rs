@@ -161,6 +161,14 @@ pub struct Order {
     /// `channel`); routing rules may look at it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
+    /// The merchant's own order attributes (Clarity order metadata), for the spec's mappings
+    /// and rules (`.order.attributes`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// The integration spec version pinned at intake: every mapping and rule of this order's
+    /// life is evaluated under it (docs/spec.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<Payment>,
     #[serde(default)]
@@ -287,6 +295,8 @@ pub mod sample {
                 payment_instrument_id: "TMSPI1".into(),
             },
             channel: None,
+            attributes: Default::default(),
+            spec_version: None,
             payment: None,
             refunds: vec![],
             chargebacks: vec![],

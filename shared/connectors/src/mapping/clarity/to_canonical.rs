@@ -310,6 +310,8 @@ pub fn order_to_canonical(o: &wire::Order) -> Result<Order, MappingError> {
             .and_then(|m| m.get("channel"))
             .map(|c| c.trim().to_ascii_lowercase())
             .filter(|c| !c.is_empty()),
+        attributes: o.metadata.clone().unwrap_or_default(),
+        spec_version: None,
         payment: None,
         refunds: Vec::new(),
         chargebacks: Vec::new(),

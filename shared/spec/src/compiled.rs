@@ -1,0 +1,404 @@
+//! A spec compiled to one jq program, and its evaluation.
+//!
+//! The program is generated from the document: the lookups as one JSON literal with a
+//! `lookup($table; $key)` over it, the spec's `functions` as `def`s in their order, then a
+//! dispatch on the entry's number: a fields mapping gives one list per field (empty = leave the
+//! field out), a document mapping its one result, a rule the index of the first case that
+//! holds. One compile per version at cold start; each evaluation is one run.
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
+use jaq_json::Val;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::document::SpecDocument;
+
+type D = data::JustLut<Val>;
+
+/// The most a single mapping's result may weigh (serialised), a backstop against a
+/// pathological expression.
+pub const MAX_RESULT_BYTES: usize = 256 * 1024;
+
+/// An evaluation that failed: which entry, which field, why. Mapping failures are classified
+/// as validation failures by the callers (dead letter with its path, quarantine at intake).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("spec {version}, {entry}{}: {message}", field.as_ref().map(|f| format!(".{f}")).unwrap_or_default())]
+pub struct EvalError {
+    pub version: String,
+    pub entry: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Fields(Vec<String>),
+    Document,
+    Rule(Vec<(String, Option<String>)>, String),
+}
+
+/// A rule's decision: the policy and why (the case's reason, or `default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub rule: String,
+    pub policy: String,
+    pub reason: String,
+}
+
+/// A compiled spec version.
+pub struct Spec {
+    pub document: SpecDocument,
+    /// The store's version id (`v7`) or `bundled`.
+    pub version: String,
+    /// SHA-256 of the document's JSON: two versions with one hash behave the same.
+    pub hash: String,
+    filter: jaq_core::compile::Filter<jaq_core::Native<D>>,
+    entries: BTreeMap<String, (usize, Kind)>,
+}
+
+impl std::fmt::Debug for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spec")
+            .field("version", &self.version)
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Entry names: `mappings.<name>` and `rules.<name>`.
+pub fn mapping_entry(name: &str) -> String {
+    format!("mappings.{name}")
+}
+
+/// The jq source of the lookups and functions every expression sees.
+pub fn prelude(doc: &SpecDocument) -> String {
+    let tables: BTreeMap<&String, Value> = doc
+        .lookups
+        .iter()
+        .map(|(k, l)| {
+            let mut t = Map::new();
+            t.insert(
+                "rows".into(),
+                serde_json::to_value(&l.rows).unwrap_or_default(),
+            );
+            t.insert("has_default".into(), Value::Bool(l.default.is_some()));
+            t.insert("default".into(), l.default.clone().unwrap_or(Value::Null));
+            (k, Value::Object(t))
+        })
+        .collect();
+    let mut p = String::new();
+    let _ = writeln!(
+        p,
+        "def __lookups: {};",
+        serde_json::to_string(&tables).unwrap_or_default()
+    );
+    p.push_str(concat!(
+        "def lookup($t; $k): (__lookups[$t] // error(\"no lookup table \\($t|tojson)\")) as $tab",
+        " | ($k|tostring) as $key",
+        " | if ($tab.rows | has($key)) then $tab.rows[$key]",
+        " elif $tab.has_default then $tab.default",
+        " else error(\"lookup \\($t): no row for \\($key|tojson)\") end;\n",
+        "def lookup_table($t): (__lookups[$t] // error(\"no lookup table \\($t|tojson)\")).rows;\n",
+    ));
+    for f in &doc.functions {
+        let _ = writeln!(p, "def {}: {};", f.name, f.body);
+    }
+    p
+}
+
+/// Compile `code` (with the prelude) on its own: the compiler's complaint, if any.
+pub fn compile_error(prelude: &str, code: &str) -> Option<String> {
+    let program = format!("{prelude}{code}");
+    compile_program(&program).err()
+}
+
+fn compile_program(
+    program: &str,
+) -> Result<jaq_core::compile::Filter<jaq_core::Native<D>>, String> {
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs());
+    // Natives that read the clock, the environment or input stay compiled in (the standard
+    // library's own definitions use some); expressions cannot call them (`lang::check`).
+    let funs = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs())
+        .chain(crate::natives::funs().map(jaq_core::native::run));
+    let loader = Loader::new(defs);
+    let arena = Arena::default();
+    let modules = loader
+        .load(
+            &arena,
+            File {
+                code: program,
+                path: (),
+            },
+        )
+        .map_err(|_| crate::lang::syntax_error(program))?;
+    Compiler::default()
+        .with_funs(funs)
+        .compile(modules)
+        .map_err(|errs| {
+            let names: Vec<String> = errs
+                .into_iter()
+                .flat_map(|(_, es)| es)
+                .map(|(name, undefined)| format!("{} `{name}`", undefined.as_str()))
+                .collect();
+            format!("undefined {}", names.join(", "))
+        })
+}
+
+impl Spec {
+    /// Compile a document that [`crate::validate`] accepted. An error here is a bug in the
+    /// checks or a document that skipped them; callers treat it as an invalid version.
+    pub fn compile(document: SpecDocument, version: impl Into<String>) -> Result<Self, String> {
+        let hash = {
+            let json = serde_json::to_vec(&document).map_err(|e| e.to_string())?;
+            let h = Sha256::digest(&json);
+            h.iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let mut program = prelude(&document);
+        program.push_str(".[0] as $__i | .[1] | ");
+        let mut entries = BTreeMap::new();
+        let mut n = 0usize;
+        let mut branch = |program: &mut String, name: String, body: String, kind: Kind| {
+            let _ = write!(
+                program,
+                "{}if $__i == {n} then ({body}) ",
+                if n == 0 { "" } else { "el" }
+            );
+            entries.insert(name, (n, kind));
+            n += 1;
+        };
+        for (name, m) in &document.mappings {
+            if let Some(fields) = &m.fields {
+                let body = fields
+                    .values()
+                    .map(|e| format!("[{e}]"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let names = fields.keys().cloned().collect();
+                branch(
+                    &mut program,
+                    mapping_entry(name),
+                    format!("[{body}]"),
+                    Kind::Fields(names),
+                );
+            } else if let Some(e) = &m.expr {
+                branch(
+                    &mut program,
+                    mapping_entry(name),
+                    format!("[{e}]"),
+                    Kind::Document,
+                );
+            }
+        }
+        for (name, r) in &document.rules {
+            let mut body = String::new();
+            for (i, c) in r.when.iter().enumerate() {
+                let _ = write!(
+                    body,
+                    "{}if ({}) then {i} ",
+                    if i == 0 { "" } else { "el" },
+                    c.condition
+                );
+            }
+            body = if r.when.is_empty() {
+                "-1".into()
+            } else {
+                format!("{body}else -1 end")
+            };
+            let cases = r
+                .when
+                .iter()
+                .map(|c| (c.then.clone(), c.reason.clone()))
+                .collect();
+            branch(
+                &mut program,
+                format!("rules.{name}"),
+                body,
+                Kind::Rule(cases, r.default.clone()),
+            );
+        }
+        if n == 0 {
+            program.push_str("error(\"empty spec\")");
+        } else {
+            program.push_str("else error(\"no such entry\") end");
+        }
+        let filter = compile_program(&program)?;
+        Ok(Self {
+            document,
+            version: version.into(),
+            hash,
+            filter,
+            entries,
+        })
+    }
+
+    fn run(&self, entry: &str, index: usize, ctx: &Value) -> Result<Vec<Value>, EvalError> {
+        let fail = |field: Option<String>, message: String| EvalError {
+            version: self.version.clone(),
+            entry: entry.to_owned(),
+            field,
+            message,
+        };
+        let input = format!(
+            "[{index},{}]",
+            serde_json::to_string(ctx).map_err(|e| fail(None, e.to_string()))?
+        );
+        let input = jaq_json::read::parse_single(input.as_bytes())
+            .map_err(|e| fail(None, format!("context: {e}")))?;
+        let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new([]));
+        let mut out = self.filter.id.run((ctx, input)).map(unwrap_valr);
+        let first = match out.next() {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => return Err(fail(None, error_text(&e))),
+            None => return Err(fail(None, "gave no value".into())),
+        };
+        let text = first.to_string();
+        if text.len() > MAX_RESULT_BYTES {
+            return Err(fail(
+                None,
+                format!(
+                    "result is {} bytes, over the {MAX_RESULT_BYTES} limit",
+                    text.len()
+                ),
+            ));
+        }
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(a)) => Ok(a),
+            Ok(other) => Ok(vec![other]),
+            Err(e) => Err(fail(None, format!("result is not JSON: {e}"))),
+        }
+    }
+
+    fn entry(&self, name: &str) -> Result<&(usize, Kind), EvalError> {
+        self.entries.get(name).ok_or_else(|| EvalError {
+            version: self.version.clone(),
+            entry: name.to_owned(),
+            field: None,
+            message: "is not in this spec".into(),
+        })
+    }
+
+    /// Does this spec define the mapping?
+    pub fn has_mapping(&self, name: &str) -> bool {
+        self.entries.contains_key(&mapping_entry(name))
+    }
+
+    /// A fields mapping: the target object (fields whose expression gave nothing are absent).
+    pub fn map_fields(&self, name: &str, ctx: &Value) -> Result<Map<String, Value>, EvalError> {
+        let entry = mapping_entry(name);
+        let (index, kind) = self.entry(&entry)?;
+        let Kind::Fields(names) = kind else {
+            return Err(EvalError {
+                version: self.version.clone(),
+                entry,
+                field: None,
+                message: "is a document mapping, not fields".into(),
+            });
+        };
+        let results = self.run(&entry, *index, ctx)?;
+        let mut out = Map::new();
+        for (field, values) in names.iter().zip(results) {
+            let Value::Array(mut values) = values else {
+                continue;
+            };
+            match values.len() {
+                0 => {}
+                1 => {
+                    out.insert(field.clone(), values.remove(0));
+                }
+                n => {
+                    return Err(EvalError {
+                        version: self.version.clone(),
+                        entry,
+                        field: Some(field.clone()),
+                        message: format!("gave {n} values; a field takes one"),
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A document mapping: its one result.
+    pub fn map_document(&self, name: &str, ctx: &Value) -> Result<Value, EvalError> {
+        let entry = mapping_entry(name);
+        let (index, _) = self.entry(&entry)?;
+        let mut results = self.run(&entry, *index, ctx)?;
+        match results.len() {
+            1 => Ok(results.remove(0)),
+            n => Err(EvalError {
+                version: self.version.clone(),
+                entry,
+                field: None,
+                message: format!("gave {n} values; a document mapping gives one"),
+            }),
+        }
+    }
+
+    /// A rule's decision for `ctx`.
+    pub fn decide(&self, rule: &str, ctx: &Value) -> Result<Decision, EvalError> {
+        let entry = format!("rules.{rule}");
+        let (index, kind) = self.entry(&entry)?;
+        let Kind::Rule(cases, default) = kind else {
+            unreachable!("rules.* entries are rules")
+        };
+        let results = self.run(&entry, *index, ctx)?;
+        let i = results.first().and_then(Value::as_i64).unwrap_or(-1);
+        Ok(
+            match usize::try_from(i)
+                .ok()
+                .and_then(|i| cases.get(i).map(|c| (i, c)))
+            {
+                Some((i, (policy, reason))) => Decision {
+                    rule: rule.to_owned(),
+                    policy: policy.clone(),
+                    reason: reason.clone().unwrap_or_else(|| format!("case {}", i + 1)),
+                },
+                None => Decision {
+                    rule: rule.to_owned(),
+                    policy: default.clone(),
+                    reason: "default".into(),
+                },
+            },
+        )
+    }
+
+    /// A lookup table's value for `key` (as [`lookup`](crate) in an expression would give it).
+    pub fn lookup(&self, table: &str, key: &str) -> Result<Value, EvalError> {
+        let fail = |message: String| EvalError {
+            version: self.version.clone(),
+            entry: format!("lookups.{table}"),
+            field: None,
+            message,
+        };
+        let t = self
+            .document
+            .lookups
+            .get(table)
+            .ok_or_else(|| fail("is not in this spec".into()))?;
+        if let Some(v) = t.rows.get(key) {
+            return Ok(v.clone());
+        }
+        t.default
+            .clone()
+            .ok_or_else(|| fail(format!("no row for {key:?}")))
+    }
+}
+
+fn error_text(e: &jaq_core::Error<Val>) -> String {
+    // jaq renders `error("text")` as the JSON string; show the text itself.
+    let s = e.to_string();
+    s.strip_prefix("error: ")
+        .unwrap_or(&s)
+        .trim_matches('"')
+        .replace("\\\"", "\"")
+}
