@@ -18,6 +18,7 @@ pub mod dlq;
 pub mod references;
 pub mod routing;
 pub mod secrets;
+pub mod specs;
 pub mod sqs;
 pub mod store;
 

@@ -265,7 +265,10 @@ fn bodies(order: &Order, out: &mut BTreeMap<String, String>) {
         ] {
             put(
                 &format!("clarity.status_reason {state} {name}"),
-                format!("{:?}", customer_status_reason(state, outcome.as_ref())),
+                format!(
+                    "{:?}",
+                    customer_status_reason(&o2c_spec::bundled(), state, outcome.as_ref()).unwrap()
+                ),
             );
         }
     }

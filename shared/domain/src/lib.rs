@@ -21,8 +21,8 @@ pub mod fakes;
 
 pub use ids::{ChargebackId, CustomerId, ExternalIds, OrderId, PaymentId, RefundId};
 pub use model::{
-    Address, Chargeback, ChargebackStatus, Customer, LineItem, Order, Payment, PaymentInstrument,
-    Refund, RefundStatus,
+    Address, CapturePolicy, Chargeback, ChargebackStatus, Customer, LineItem, Order, Payment,
+    PaymentInstrument, Refund, RefundStatus,
 };
 pub use money::{Currency, Money, MoneyError};
 pub use state::{IllegalTransition, OrderState, Transition};

@@ -169,6 +169,10 @@ pub struct Order {
     /// life is evaluated under it (docs/spec.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_version: Option<String>,
+    /// When an accepted authorization is captured, decided at intake by the spec's `capture`
+    /// rule and kept for the order's life; absent (orders from before the spec): on accept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_policy: Option<CapturePolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<Payment>,
     #[serde(default)]
@@ -176,6 +180,43 @@ pub struct Order {
     #[serde(default)]
     pub chargebacks: Vec<Chargeback>,
     pub created_at: Timestamp,
+}
+
+/// When an accepted authorization is captured: the policies the code offers to the spec's
+/// `capture` rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapturePolicy {
+    /// As soon as the authorization is approved (or a review accepts it).
+    OnAccept,
+    /// When the ERP reports the first fulfilment shipped.
+    OnShipment,
+    /// Only when an operator asks (`o2c order capture`): a hold.
+    Manual,
+}
+
+impl CapturePolicy {
+    /// The spec's name of the policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapturePolicy::OnAccept => "on_accept",
+            CapturePolicy::OnShipment => "on_shipment",
+            CapturePolicy::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::OnAccept, Self::OnShipment, Self::Manual]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+impl Order {
+    /// The order's capture policy (on accept when none was recorded).
+    pub fn capture_policy(&self) -> CapturePolicy {
+        self.capture_policy.unwrap_or(CapturePolicy::OnAccept)
+    }
 }
 
 /// Why an order's amounts do not add up.
@@ -297,6 +338,7 @@ pub mod sample {
             channel: None,
             attributes: Default::default(),
             spec_version: None,
+            capture_policy: None,
             payment: None,
             refunds: vec![],
             chargebacks: vec![],

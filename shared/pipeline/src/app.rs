@@ -7,12 +7,11 @@ use crate::notification::CybersourceNotification;
 use crate::payment::{PaymentContext, Route, Router, SingleRoute};
 use crate::references::IndexedRouter;
 use crate::routing::DynamicRouter;
+use crate::spec_runtime;
 use crate::sync::{ClaritySync, ErpSync};
 use crate::webhook::ClarityWebhook;
 use o2c_connectors::clarity::{ClarityClient, ClarityCredentials};
 use o2c_connectors::cybersource::{ClientConfig, CybersourceClient, CybersourceCredentials};
-use o2c_connectors::mapping::netsuite::ErpMapping;
-use o2c_connectors::mapping::salesforce::CrmMapping;
 use o2c_connectors::netsuite::{ErpCredentials, NetSuiteClient};
 use o2c_connectors::salesforce::{CrmCredentials, SalesforceClient};
 use o2c_domain::pii::MaskPolicy;
@@ -24,6 +23,7 @@ use o2c_runtime::config::FunctionConfig;
 use o2c_runtime::lambda::Error;
 use o2c_runtime::lambda::HttpHandler;
 use o2c_runtime::wiring::Adapters;
+use o2c_spec::{SpecStore, Specs};
 use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,6 +56,19 @@ async fn secret_json(
     Ok(adapters.secrets.secret(secret_id(config, var)?).await?)
 }
 
+/// The integration spec versions (docs/spec.md): the active one loaded and compiled now (or
+/// the newest valid one before it, loudly), pinned ones on first use.
+pub async fn specs(
+    config: &FunctionConfig,
+    adapters: &Adapters,
+    function: &str,
+) -> Result<Arc<Specs>, Error> {
+    let store: Arc<dyn SpecStore> = adapters.store.clone();
+    let (specs, outcome) = Specs::load(store, config.spec_refresh).await?;
+    spec_runtime::report(function, &outcome);
+    Ok(Arc::new(specs))
+}
+
 /// The clarity-order-webhook handler.
 pub async fn clarity_webhook(
     config: FunctionConfig,
@@ -70,6 +83,7 @@ pub async fn clarity_webhook(
         clock: Arc::new(SystemClock),
         remember: std::time::Duration::from_secs(7 * 24 * 3600),
         function: "clarity-order-webhook",
+        specs: specs(&config, &adapters, "clarity-order-webhook").await?,
     }))
 }
 
@@ -188,6 +202,7 @@ pub async fn clarity_sync(
     let secret = secret_json(&config, &adapters, "CLARITY_SECRET_ID").await?;
     let credentials = ClarityCredentials::from_json(secret.expose_secret())?;
     Ok(Arc::new(ClaritySync {
+        specs: specs(&config, &adapters, "clarity-sync").await?,
         store: adapters.store.clone(),
         // Every call bounded by the invocation's deadline.
         clarity: Arc::new(Bounded(ClarityClient::from_credentials(&credentials))),
@@ -211,14 +226,8 @@ pub async fn erp_sync(
         // Every call bounded by the invocation's deadline.
         erp: Arc::new(Bounded(NetSuiteClient::from_credentials(&erp)?)),
         crm: Arc::new(Bounded(SalesforceClient::from_credentials(&crm))),
-        erp_mapping: ErpMapping {
-            mask,
-            ..ErpMapping::default()
-        },
-        crm_mapping: CrmMapping {
-            mask,
-            ..CrmMapping::default()
-        },
+        specs: specs(&config, &adapters, "erp-sync").await?,
+        mask,
     }))
 }
 

@@ -18,6 +18,7 @@
 
 use crate::cancel::record_cancellation;
 use crate::messages::PaymentCommand;
+use crate::spec_runtime;
 use o2c_connectors::clarity::dto::{ClarityStatus, Order as ClarityOrder};
 use o2c_connectors::mapping::clarity::{is_payable, order_to_canonical};
 use o2c_connectors::mapping::MappingError;
@@ -26,6 +27,7 @@ use o2c_domain::ports::{
     StoreError,
 };
 use o2c_domain::{OrderId, OrderState, TimelineEntry, Timestamp};
+use o2c_spec::Spec;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -117,12 +119,16 @@ pub struct Intake {
 
 impl Intake {
     /// Take in one Clarity order (see the module documentation).
+    /// `spec` is the version the order pins (the active one when it arrived): its `capture`
+    /// rule decides now, and every later mapping and rule of the order uses it.
     pub async fn order_created(
         &self,
         wire: &ClarityOrder,
+        spec: &Spec,
         source: Source<'_>,
     ) -> Result<Intook, IntakeError> {
-        let order = order_to_canonical(wire)?;
+        let mut order = order_to_canonical(wire)?;
+        let (pinned, _) = spec_runtime::pin(&mut order, spec, self.clock.now())?;
         let duplicate_event = match source {
             Source::Webhook {
                 event_id,
@@ -148,6 +154,7 @@ impl Intake {
             ),
         };
         let mut record = OrderRecord::received(order, entry);
+        record.timeline.push(pinned);
         if !payable {
             record.timeline.push(not_payable_entry(now, status));
         }
@@ -256,9 +263,15 @@ mod tests {
     async fn a_payable_order_is_created_and_queued_once_and_a_lost_enqueue_is_healed() {
         let (intake, store, publisher) = intake();
         let o = wire("ORD-1", "pending_payment");
-        let first = intake.order_created(&o, HOOK).await.unwrap();
+        let first = intake
+            .order_created(&o, &o2c_spec::bundled(), HOOK)
+            .await
+            .unwrap();
         assert!(first.created && first.payable && first.authorize_queued);
-        let again = intake.order_created(&o, HOOK).await.unwrap();
+        let again = intake
+            .order_created(&o, &o2c_spec::bundled(), HOOK)
+            .await
+            .unwrap();
         assert!(!again.created && again.duplicate_event);
         // Still `Received`: the redelivery re-sends the same message (healing).
         assert!(again.authorize_queued);
@@ -268,7 +281,7 @@ mod tests {
         assert_eq!(sent[0].dedup_id, "ORD-1-webhook-authorize");
         // The catch-up finds it known: same message again at most.
         let cu = intake
-            .order_created(&o, Source::CatchUp { poller: "p" })
+            .order_created(&o, &o2c_spec::bundled(), Source::CatchUp { poller: "p" })
             .await
             .unwrap();
         assert!(!cu.created);
@@ -290,9 +303,15 @@ mod tests {
         ] {
             let (intake, store, publisher) = intake();
             let o = wire("ORD-2", status);
-            let first = intake.order_created(&o, HOOK).await.unwrap();
+            let first = intake
+                .order_created(&o, &o2c_spec::bundled(), HOOK)
+                .await
+                .unwrap();
             assert!(first.created && !first.payable && !first.authorize_queued);
-            let again = intake.order_created(&o, HOOK).await.unwrap();
+            let again = intake
+                .order_created(&o, &o2c_spec::bundled(), HOOK)
+                .await
+                .unwrap();
             assert!(!again.created && !again.authorize_queued, "{status}");
             // No authorization, ever; an order already cancelled gets its cancellation recorded
             // and queued (it closes as `Voided`: nothing was held).
@@ -319,6 +338,7 @@ mod tests {
             let later = intake
                 .order_created(
                     &wire("ORD-2", "pending_payment"),
+                    &o2c_spec::bundled(),
                     Source::CatchUp { poller: "p" },
                 )
                 .await
@@ -331,19 +351,22 @@ mod tests {
     async fn the_same_event_id_with_another_payload_is_refused_and_mapping_errors_name_the_field() {
         let (intake, _, _) = intake();
         let o = wire("ORD-3", "pending_payment");
-        intake.order_created(&o, HOOK).await.unwrap();
+        intake
+            .order_created(&o, &o2c_spec::bundled(), HOOK)
+            .await
+            .unwrap();
         let other = Source::Webhook {
             event_id: "evt_1",
             payload_hash: "h2",
         };
         assert!(matches!(
-            intake.order_created(&o, other).await,
+            intake.order_created(&o, &o2c_spec::bundled(), other).await,
             Err(IntakeError::EventIdReused)
         ));
         let mut bad = wire("ORD-4", "pending_payment");
         bad.currency = "EURO".into();
         match intake
-            .order_created(&bad, Source::CatchUp { poller: "p" })
+            .order_created(&bad, &o2c_spec::bundled(), Source::CatchUp { poller: "p" })
             .await
         {
             Err(IntakeError::Mapping(e)) => assert_eq!(e.path, "order.currency"),

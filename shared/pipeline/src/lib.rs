@@ -21,6 +21,8 @@ pub mod pollers;
 pub mod redrive;
 pub mod references;
 pub mod routing;
+pub mod spec_preview;
+pub mod spec_runtime;
 pub mod specs;
 pub mod sync;
 pub mod webhook;

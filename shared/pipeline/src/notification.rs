@@ -39,6 +39,7 @@ use o2c_connectors::cybersource::{
     CybersourceError, EventKind, Notification, TerminalError, WebhookVerifier, SIGNATURE_HEADER,
 };
 use o2c_domain::card::payload_holds_card_number;
+use o2c_domain::model::CapturePolicy;
 use o2c_domain::ports::{
     Clock, IdempotencyRecord, OrderRecord, OrderStore, OutboundMessage, Publisher, PutOutcome,
     ReferenceIndex, StoreError, UnknownNotification, UnknownNotifications,
@@ -357,6 +358,14 @@ impl CybersourceNotification {
         };
         let mut out: Vec<OutboundMessage> = Vec::new();
         let result = match (accept, state) {
+            (true, OrderState::Authorized)
+                if record.order.capture_policy() != CapturePolicy::OnAccept =>
+            {
+                // The spec pinned at intake captures on shipment or by hand.
+                tracing::info!(order_id = %id, policy = record.order.capture_policy().as_str(), "review accepted; capture deferred by the order's capture policy");
+                out.extend(SyncNudge::both(&id, "review.accepted"));
+                "capture_deferred"
+            }
             (true, OrderState::Authorized) => {
                 out.push(
                     PaymentCommand::Capture {

@@ -93,9 +93,10 @@ pub const DLQ_REDRIVE: FunctionSpec = FunctionSpec {
     secrets: &[],
 };
 
+/// Sends to captures: an order whose capture policy is `on_shipment` is captured when it ships.
 pub const ERP_POLLER: FunctionSpec = FunctionSpec {
     name: "erp-poller",
-    sends_to: &[],
+    sends_to: &[QueueName::Captures],
     consumes: None,
     secrets: &["ERP_SECRET_ID", "CLARITY_SECRET_ID"],
 };

@@ -8,6 +8,7 @@
 use crate::handler::parse;
 use crate::messages::SyncNudge;
 use crate::payment::authorize::{final_attempt, AuthorizeOutcome};
+use crate::spec_runtime;
 use async_trait::async_trait;
 use o2c_connectors::clarity::ClarityApi;
 use o2c_connectors::cybersource::PaymentOutcome;
@@ -22,10 +23,12 @@ use o2c_connectors::mapping::netsuite::{
 use o2c_connectors::mapping::salesforce::{fraud_case, CrmMapping, FraudAssessment};
 use o2c_connectors::netsuite::ErpApi;
 use o2c_connectors::salesforce::CrmApi;
+use o2c_domain::pii::MaskPolicy;
 use o2c_domain::ports::{Change, Clock, Expect, OrderRecord, OrderStore, StoreError};
 use o2c_domain::recipe::{FailureClass, StepError, StepFailure};
 use o2c_domain::{OrderState, TimelineEntry};
 use o2c_runtime::batch::{MessageHandler, QueueMessage};
+use o2c_spec::Specs;
 use std::sync::Arc;
 
 /// A connector error as the batch runner sees it.
@@ -60,6 +63,8 @@ pub fn authorization(record: &OrderRecord) -> Option<AuthorizeOutcome> {
 pub struct ClaritySync {
     pub store: Arc<dyn OrderStore>,
     pub clarity: Arc<dyn ClarityApi>,
+    /// The integration spec versions (the customer-facing reason texts).
+    pub specs: Arc<Specs>,
 }
 
 #[async_trait]
@@ -98,7 +103,13 @@ impl MessageHandler for ClaritySync {
         // What Clarity (and so the shopper) may read: a code and a neutral message from the
         // one table. The detail (route, reason codes, Decision Manager) stays on our timeline.
         let auth = authorization(&record);
-        let reason = customer_status_reason(record.state, auth.as_ref().map(|a| &a.result.outcome));
+        let spec = spec_runtime::for_order(&self.specs, order).await?;
+        let reason = customer_status_reason(
+            &spec,
+            record.state,
+            auth.as_ref().map(|a| &a.result.outcome),
+        )
+        .map_err(failure)?;
         let payment = payment_info(order, record.state);
         let update = self
             .clarity
@@ -122,9 +133,14 @@ pub struct ErpSync {
     pub clock: Arc<dyn Clock>,
     pub erp: Arc<dyn ErpApi>,
     pub crm: Arc<dyn CrmApi>,
-    pub erp_mapping: ErpMapping,
-    pub crm_mapping: CrmMapping,
+    /// The integration spec versions: each order is mapped under the one it pinned.
+    pub specs: Arc<Specs>,
+    /// Mask PII in what leaves for the ERP/CRM (stages below production).
+    pub mask: MaskPolicy,
 }
+
+/// Timeline entry: the spec's `erp` rule kept this order out of the ERP.
+pub const ERP_SKIPPED: &str = "erp-sync.skipped";
 
 /// States in which the order is a sale the ERP should know (authorized or beyond).
 const SALE_STATES: &[OrderState] = &[
@@ -146,10 +162,22 @@ impl MessageHandler for ErpSync {
         let record = read(&*self.store, &nudge).await?;
         let mut order = record.order.clone();
         let map_err = |e: o2c_connectors::mapping::MappingError| failure(e);
+        let spec = spec_runtime::for_order(&self.specs, &order).await?;
+        let erp_mapping = ErpMapping {
+            spec: spec.clone(),
+            mask: self.mask,
+        };
+        let crm_mapping = CrmMapping {
+            spec: spec.clone(),
+            mask: self.mask,
+        };
+        if let Some(skip) = spec_runtime::erp_skip(&spec, &order).map_err(map_err)? {
+            return self.note_skip(&record, &skip).await;
+        }
 
         let customer = self
             .erp
-            .upsert(&customer_record(&order, &self.erp_mapping).map_err(map_err)?)
+            .upsert(&customer_record(&order, &erp_mapping).map_err(map_err)?)
             .await
             .map_err(failure)?;
         if let Some(id) = customer.internal_id {
@@ -158,7 +186,7 @@ impl MessageHandler for ErpSync {
         if SALE_STATES.contains(&record.state) {
             let so = self
                 .erp
-                .upsert(&sales_order_record(&order, &self.erp_mapping).map_err(map_err)?)
+                .upsert(&sales_order_record(&order, &erp_mapping).map_err(map_err)?)
                 .await
                 .map_err(failure)?;
             if let Some(id) = so.internal_id {
@@ -171,7 +199,7 @@ impl MessageHandler for ErpSync {
             .is_some_and(|p| !p.captured.is_zero())
         {
             self.erp
-                .upsert(&customer_deposit_record(&order, &self.erp_mapping).map_err(map_err)?)
+                .upsert(&customer_deposit_record(&order, &erp_mapping).map_err(map_err)?)
                 .await
                 .map_err(failure)?;
         }
@@ -180,14 +208,30 @@ impl MessageHandler for ErpSync {
             .iter()
             .filter(|r| r.status == o2c_domain::RefundStatus::Succeeded)
         {
-            let record =
-                customer_refund_record(&order, refund, &self.erp_mapping).map_err(map_err)?;
+            let record = customer_refund_record(&order, refund, &erp_mapping).map_err(map_err)?;
             self.erp.upsert(&record).await.map_err(failure)?;
         }
         let reviewer_rejected = record.timeline.iter().any(|e| e.what == "review.rejected");
-        if let Some(auth) = authorization(&record)
-            .filter(|a| a.result.outcome == PaymentOutcome::RejectedByFraud || reviewer_rejected)
-        {
+        // Only a rejected payment can open a case; whether it does is the spec's `crm_case`.
+        let mut case = None;
+        if let Some(a) = authorization(&record) {
+            let fraud_rejected = a.result.outcome == PaymentOutcome::RejectedByFraud;
+            if fraud_rejected || reviewer_rejected {
+                let d = spec_runtime::crm_case(
+                    &spec,
+                    &record,
+                    &a.result.status,
+                    a.result.risk_decision.as_deref().unwrap_or(""),
+                    fraud_rejected,
+                    reviewer_rejected,
+                )
+                .map_err(map_err)?;
+                if d.policy == "open" {
+                    case = Some(a);
+                }
+            }
+        }
+        if let Some(auth) = case {
             let decision = if reviewer_rejected {
                 "REJECT (case review)".to_string()
             } else {
@@ -204,7 +248,7 @@ impl MessageHandler for ErpSync {
             );
             let case = self
                 .crm
-                .upsert_case(&fraud_case(&order, &fraud, &self.crm_mapping).map_err(map_err)?)
+                .upsert_case(&fraud_case(&order, &fraud, &crm_mapping).map_err(map_err)?)
                 .await
                 .map_err(failure)?;
             if let Some(id) = case.id {
@@ -216,6 +260,54 @@ impl MessageHandler for ErpSync {
 }
 
 impl ErpSync {
+    /// The spec's `erp` rule skips this order: say so on the timeline once, send nothing.
+    async fn note_skip(
+        &self,
+        record: &OrderRecord,
+        skip: &o2c_spec::Decision,
+    ) -> Result<(), StepFailure> {
+        if record.timeline.iter().any(|e| e.what == ERP_SKIPPED) {
+            return Ok(());
+        }
+        if record.state.is_in_progress() {
+            return Err(StepFailure::RetryLater(format!(
+                "order {} is {}; noting the ERP skip after the step",
+                record.order.id, record.state
+            )));
+        }
+        let entry = TimelineEntry::new(
+            self.clock.now(),
+            ERP_SKIPPED,
+            format!(
+                "spec {}: {}",
+                record
+                    .order
+                    .spec_version
+                    .as_deref()
+                    .unwrap_or(o2c_spec::BUNDLED),
+                spec_runtime::describe(skip)
+            ),
+        );
+        match self
+            .store
+            .update(
+                &record.order.id,
+                Expect::StateVersion {
+                    state: record.state,
+                    version: record.version,
+                },
+                Change::note(entry),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::ConditionFailed { .. }) => Err(StepFailure::RetryLater(
+                "order changed while noting the ERP skip; will retry".into(),
+            )),
+            Err(e) => Err(StepFailure::RetryLater(e.to_string())),
+        }
+    }
+
     /// Write the linked ids onto the order, if they changed. Not while a step holds the order
     /// (its recorded document would overwrite ours): retry later, the upserts are idempotent.
     async fn link(

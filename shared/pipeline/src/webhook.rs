@@ -20,6 +20,7 @@
 use crate::cancel::record_cancellation;
 use crate::intake::{Intake, IntakeError, Source};
 use crate::messages::PaymentCommand;
+use crate::spec_runtime;
 use async_trait::async_trait;
 use lambda_http::{Body, Request, Response};
 use o2c_connectors::clarity::events::ClarityEvent;
@@ -29,6 +30,7 @@ use o2c_domain::card::payload_holds_card_number;
 use o2c_domain::ports::{CancelIntent, Clock, OrderStore, Publisher};
 use o2c_domain::OrderId;
 use o2c_runtime::lambda::{json_response, problem, HttpHandler};
+use o2c_spec::Specs;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,8 @@ pub struct ClarityWebhook {
     pub remember: Duration,
     /// Function name, for metrics.
     pub function: &'static str,
+    /// The integration spec versions: new orders are mapped under, and pin, the active one.
+    pub specs: Arc<Specs>,
 }
 
 /// The raw request body, as sent (`lambda_http` has decoded API Gateway's base64).
@@ -94,7 +98,17 @@ impl ClarityWebhook {
                 "the payload holds a value that looks like a card number; card data is never accepted (send a Cybersource token)",
             ));
         }
-        let event = ClarityEvent::from_envelope(&verified.envelope)
+        // The order as this merchant's Clarity sends it → the contract's, through the active
+        // spec's `clarity.order`; an order.created pins that same version.
+        let spec = spec_runtime::current(&self.specs, self.function)
+            .await
+            .map_err(unavailable)?;
+        let mut envelope = verified.envelope.clone();
+        spec_runtime::inbound(&spec, &mut envelope).map_err(|e| {
+            tracing::warn!(error = %e, "refused: the order does not map under the active spec");
+            problem(422, "mapping_failed", &e.to_string())
+        })?;
+        let event = ClarityEvent::from_envelope(&envelope)
             .map_err(|e| problem(e.http_status(), e.code(), &e.to_string()))?;
         let hash = payload_hash(body);
         match event {
@@ -106,7 +120,7 @@ impl ClarityWebhook {
                 };
                 let done = self
                     .intake()
-                    .order_created(&order, source)
+                    .order_created(&order, &spec, source)
                     .await
                     .map_err(intake_problem)?;
                 let id = &done.order_id;

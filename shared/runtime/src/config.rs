@@ -135,6 +135,9 @@ pub struct FunctionConfig {
     pub queue_urls: BTreeMap<QueueName, String>,
     pub dlq_url: Option<String>,
     pub secret_ids: BTreeMap<&'static str, String>,
+    /// How often the active integration spec version is looked up again
+    /// (`SPEC_REFRESH_SECS`, default 30).
+    pub spec_refresh: std::time::Duration,
 }
 
 impl FunctionConfig {
@@ -164,6 +167,7 @@ impl FunctionConfig {
                 .iter()
                 .map(|s| Ok((*s, env.required(s)?)))
                 .collect::<Result<_, ConfigError>>()?,
+            spec_refresh: std::time::Duration::from_secs(env.u64_or("SPEC_REFRESH_SECS", 30)?),
         })
     }
 }

@@ -207,19 +207,19 @@ pub const MAPPINGS: &[MappingInfo] = &[
 pub const RULES: &[RuleInfo] = &[
     RuleInfo {
         name: "capture",
-        what: "when an accepted authorization is captured",
+        what: "when an accepted authorization is captured (decided at intake, over .order)",
         policies: &["on_accept", "on_shipment", "manual"],
-        sample: sample_outcome_context,
+        sample: sample_rule_context,
     },
     RuleInfo {
         name: "erp",
-        what: "whether the order goes to the ERP",
+        what: "whether the order goes to the ERP (over .order)",
         policies: &["sync", "skip"],
-        sample: sample_order_context,
+        sample: sample_rule_context,
     },
     RuleInfo {
         name: "crm_case",
-        what: "whether a rejected payment opens a CRM case",
+        what: "whether a rejected payment opens a CRM case (over .order and .outcome)",
         policies: &["open", "none"],
         sample: sample_outcome_context,
     },
@@ -307,8 +307,14 @@ pub fn sample_fraud_context() -> Value {
                      "rules": [{"name": "Velocity", "decision": "REJECT"}]}})
 }
 
+/// The input of the order-only rules (`capture`, `erp`).
+pub fn sample_rule_context() -> Value {
+    json!({"order": sample_order()})
+}
+
+/// The input of `crm_case`: the order and the authorization's outcome.
 pub fn sample_outcome_context() -> Value {
-    json!({"order": sample_order(), "ids": sample_ids(),
+    json!({"order": sample_order(),
            "outcome": {"result": "approved", "decision": "ACCEPT", "fraud_rejected": false,
                        "reviewer_rejected": false}})
 }

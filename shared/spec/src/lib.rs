@@ -20,13 +20,16 @@ pub mod context;
 pub mod document;
 pub mod lang;
 pub mod natives;
+pub mod ops;
 mod problems;
 pub mod shape;
+pub mod store;
 pub mod validate;
 
 pub use compiled::{Decision, EvalError, Spec};
 pub use document::SpecDocument;
 pub use problems::{Problem, Problems};
+pub use store::{LoadOutcome, SpecStore, Specs};
 pub use validate::validate;
 
 use std::sync::{Arc, OnceLock};

@@ -13,6 +13,20 @@ use crate::shape::Shape;
 /// The longest customer-facing reason text.
 pub const MAX_REASON_CHARS: usize = 200;
 
+/// Words a customer-facing reason may not contain: a buyer is never told they were screened,
+/// nor which route, processor or rule decided.
+pub const REASON_WORDS: &[&str] = &[
+    "fraud",
+    "decision manager",
+    "route",
+    "risk",
+    "screen",
+    "merchant",
+    "cybersource",
+    "reject",
+    "chargeback",
+];
+
 struct V<'a> {
     sources: &'a Sources,
     problems: Problems,
@@ -164,6 +178,13 @@ pub fn validate(doc: &SpecDocument, sources: &Sources, samples: &[(String, Value
                 Some(t) if t.chars().any(|c| c.is_ascii_digit()) => v.add(
                     &path,
                     "a shopper may read this: no digits (no ids, amounts or reason codes)",
+                ),
+                Some(t) if REASON_WORDS.iter().any(|w| t.to_lowercase().contains(w)) => v.add(
+                    &path,
+                    format!(
+                        "a shopper may read this: it must not speak of how we know (no {})",
+                        REASON_WORDS.join(", ")
+                    ),
                 ),
                 Some(t) if t.chars().count() > MAX_REASON_CHARS => {
                     v.add(&path, format!("is over {MAX_REASON_CHARS} characters"))

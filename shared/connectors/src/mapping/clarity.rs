@@ -10,8 +10,8 @@
 //!   [`payment_info`]: canonical → Clarity bodies (E2 payment info, E4 customer).
 //! * [`refund_from_return`]: a `return.requested` request → a canonical [`Refund`].
 //! * [`STATUS_MAP`]: the **one** Clarity ⇄ domain status table (`CLARITY_ASSUMED.md` §4.5).
-//! * [`CUSTOMER_REASONS`]: the **one** table of what Clarity's `statusReason` may say (a short
-//!   code and a shopper-safe message; the detail stays on our timeline).
+//! * [`CUSTOMER_REASONS`]: the **one** table of what Clarity's `statusReason` may speak of (a
+//!   short code; the shopper-safe message is the spec's; the detail stays on our timeline).
 
 use o2c_domain::card::contains_card_number;
 use o2c_domain::ids::{CustomerId, ExternalIds, OrderId, RefundId};
@@ -22,6 +22,7 @@ use o2c_domain::money::{Currency, Money};
 use o2c_domain::pii::Pii;
 use o2c_domain::state::OrderState;
 use o2c_domain::time::Timestamp;
+use o2c_spec::Spec;
 
 use super::error::{currency as read_currency, money, MappingError};
 use crate::clarity::dto::{
@@ -208,64 +209,65 @@ pub enum ReasonCase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CustomerReason {
     pub case: ReasonCase,
-    /// Short, stable, `snake_case`: for Clarity-side rules and templates.
+    /// Short, stable, `snake_case`: for Clarity-side rules and templates, and the row of the
+    /// spec's `customer_reasons` lookup that holds the text.
     pub code: &'static str,
-    /// Neutral, shopper-safe text.
-    pub message: &'static str,
 }
 
 impl CustomerReason {
     /// What goes into Clarity's `statusReason`: `"<code>: <message>"` (a storefront shows the
-    /// text after the first `": "`; the code is never more than `[a-z_]`).
-    pub fn status_reason(&self) -> String {
-        format!("{}: {}", self.code, self.message)
+    /// text after the first `": "`), the message from the spec's `customer_reasons` lookup
+    /// (which validation holds to shopper-safe text: no digits, no word of how we know).
+    pub fn status_reason(&self, spec: &Spec) -> Result<String, MappingError> {
+        let message = spec
+            .lookup("customer_reasons", self.code)
+            .map_err(super::netsuite::spec_error)?;
+        let message = message.as_str().ok_or_else(|| {
+            MappingError::invalid(
+                format!("spec lookups.customer_reasons.{}", self.code),
+                &message.to_string(),
+                "must be a text",
+            )
+        })?;
+        Ok(format!("{}: {message}", self.code))
     }
 }
 
-/// The **one** table of what Clarity (and so the shopper) is told with a status; nothing else
-/// ever goes into `statusReason`. Messages carry no digits, no ids, no reason codes, and never
-/// name fraud screening, Decision Manager or a payment route.
+/// The **one** table of the situations Clarity (and so the shopper) is told of with a status,
+/// and their codes; nothing else ever goes into `statusReason`. The texts are the spec's
+/// (`customer_reasons` in `config/lookups.yaml`).
 pub const CUSTOMER_REASONS: &[CustomerReason] = &[
     CustomerReason {
         case: ReasonCase::Declined,
         code: "payment_declined",
-        message: "The payment was declined. Please use another payment method.",
     },
     CustomerReason {
         case: ReasonCase::AuthenticationRequired,
         code: "payment_authentication_required",
-        message:
-            "The card issuer needs the payment verified. Please try again or use another card.",
     },
     CustomerReason {
         case: ReasonCase::NotCompleted,
         code: "payment_not_completed",
-        message: "The payment could not be completed.",
     },
     CustomerReason {
         case: ReasonCase::UnderReview,
         code: "order_review",
-        message: "The order is under review.",
     },
     CustomerReason {
         case: ReasonCase::Cancelled,
         code: "order_cancelled",
-        message: "The order was cancelled and the payment released.",
     },
     CustomerReason {
         case: ReasonCase::Disputed,
         code: "payment_disputed",
-        message: "The payment is disputed with the card issuer. The order is on hold.",
     },
     CustomerReason {
         case: ReasonCase::DisputeWon,
         code: "payment_dispute_closed",
-        message: "The payment dispute is closed and the payment stands.",
     },
     CustomerReason {
         case: ReasonCase::DisputeLost,
         code: "payment_reversed",
-        message: "The payment was reversed by the card issuer. The order is unpaid.",
     },
 ];
 
@@ -300,12 +302,16 @@ pub fn reason_case_for(
     })
 }
 
-/// Clarity's `statusReason` for an order in `state` (see [`reason_case_for`]).
+/// Clarity's `statusReason` for an order in `state` (see [`reason_case_for`]), in the words of
+/// `spec`.
 pub fn customer_status_reason(
+    spec: &Spec,
     state: OrderState,
     authorization: Option<&crate::cybersource::PaymentOutcome>,
-) -> Option<String> {
-    reason_case_for(state, authorization).map(|c| customer_reason(c).status_reason())
+) -> Result<Option<String>, MappingError> {
+    reason_case_for(state, authorization)
+        .map(|c| customer_reason(c).status_reason(spec))
+        .transpose()
 }
 
 fn arith(path: &str, e: o2c_domain::MoneyError) -> MappingError {

@@ -8,49 +8,42 @@
 //! * References use external ids (`{"externalId": ...}`), so a sales order can be upserted
 //!   without first reading the customer's internal id; items are referenced by SKU as their
 //!   external id.
+//! * The bodies are the integration spec's `erp.*` mappings (`config/mappings.yaml`); the
+//!   external ids, the sublists an update replaces and the positive-amount checks are code.
 //! * Amounts are JSON numbers whose text is exactly the decimal amount (`107.99`, `1500`,
-//!   `12.345`); one that cannot be carried exactly is a mapping error, never rounded.
+//!   `12.345`, the spec's `num`); one that cannot be carried exactly is a mapping error.
 //! * With [`MaskPolicy::Mask`] (a lower stage) names, emails, phones and address lines are
 //!   masked before anything leaves.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use o2c_domain::model::{Address, Chargeback, ChargebackStatus, Order, Payment, Refund};
-use o2c_domain::money::Money;
+use o2c_domain::model::{Chargeback, ChargebackStatus, Order, Payment, Refund};
 use o2c_domain::pii::{mask_json, MaskPolicy};
+use o2c_spec::{context, Spec};
 use serde_json::{json, Map, Value};
 
 use super::error::MappingError;
 use crate::clarity::dto::{
     InventoryLevelUpdate, Order as ClarityOrder, ShipmentCreate, ShipmentLine,
 };
-use crate::http::transport::decimal_json_number;
 use crate::netsuite::{
     valid_external_id, ErpInventoryLevel, ErpRecord, ItemFulfillment, RecordType,
 };
 
-/// Account-specific settings (data, not code).
+/// What the NetSuite records say: the spec's `erp.*` mappings (and its `netsuite` lookups for
+/// subsidiary, deposit account, payment method and currency ids), PII masked below production.
 #[derive(Debug, Clone)]
 pub struct ErpMapping {
-    /// `subsidiary` of new customers (OneWorld accounts need one).
-    pub subsidiary_id: Option<String>,
-    /// Currency internal ids by ISO code; a currency not listed is left to the customer default.
-    pub currency_ids: BTreeMap<String, String>,
-    /// Deposit account (`account`) of customer deposits; `None` = undeposited funds.
-    pub deposit_account_id: Option<String>,
-    /// `paymentMethod` of customer deposits.
-    pub payment_method_id: Option<String>,
+    pub spec: Arc<Spec>,
     /// Mask PII when this stage is not production.
     pub mask: MaskPolicy,
 }
 
 impl Default for ErpMapping {
+    /// The bundled spec, PII kept.
     fn default() -> Self {
         Self {
-            subsidiary_id: None,
-            currency_ids: BTreeMap::new(),
-            deposit_account_id: None,
-            payment_method_id: None,
+            spec: o2c_spec::bundled(),
             mask: MaskPolicy::Keep,
         }
     }
@@ -100,175 +93,88 @@ pub fn deposit_external_id(payment: &Payment) -> Result<String, MappingError> {
     external_id("order.payment.external.cybersource", "cybs-", txn)
 }
 
-fn number(path: &str, m: Money) -> Result<Value, MappingError> {
-    let text = m.to_decimal_string();
-    decimal_json_number(&text)
-        .map(Value::Number)
-        .ok_or_else(|| MappingError::invalid(path, &text, "cannot be sent as an exact JSON number"))
+/// A spec evaluation failure as a mapping error naming the spec entry and field.
+pub(crate) fn spec_error(e: o2c_spec::EvalError) -> MappingError {
+    let path = match &e.field {
+        Some(f) => format!("spec {} {}.{f}", e.version, e.entry),
+        None => format!("spec {} {}", e.version, e.entry),
+    };
+    MappingError::invalid(path, "", e.message)
 }
 
-fn address_book_address(a: &Address) -> Value {
-    let mut m = Map::new();
-    m.insert(
-        "addressee".into(),
-        json!(format!(
-            "{} {}",
-            a.first_name.as_str(),
-            a.last_name.as_str()
-        )),
-    );
-    m.insert("addr1".into(), json!(a.line1));
-    if let Some(l2) = &a.line2 {
-        m.insert("addr2".into(), json!(l2));
+/// The context every `erp.*` mapping reads: `.order` and `.ids` (plus `extra`).
+fn order_context(order: &Order, extra: &[(&str, Value)]) -> Result<Value, MappingError> {
+    let mut ids = json!({
+        "customer": customer_external_id(order)?,
+        "sales_order": sales_order_external_id(order)?,
+    });
+    if let Some(p) = order
+        .payment
+        .as_ref()
+        .filter(|p| p.external.cybersource.is_some())
+    {
+        ids["deposit"] = json!(deposit_external_id(p)?);
     }
-    m.insert("city".into(), json!(a.city));
-    if let Some(r) = &a.region {
-        m.insert("state".into(), json!(r));
+    let mut ctx = json!({"order": context::order(order), "ids": ids});
+    for (k, v) in extra {
+        ctx[*k] = v.clone();
     }
-    if !a.postal_code.is_empty() {
-        m.insert("zip".into(), json!(a.postal_code));
-    }
-    m.insert("country".into(), json!({"id": a.country}));
-    if let Some(p) = &a.phone {
-        m.insert("addrPhone".into(), json!(p));
-    }
-    Value::Object(m)
+    Ok(ctx)
 }
 
-fn currency_ref(order: &Order, cfg: &ErpMapping) -> Option<Value> {
-    cfg.currency_ids
-        .get(order.currency().code())
-        .map(|id| json!({"id": id}))
-}
-
-fn finish(
+fn record(
+    cfg: &ErpMapping,
+    mapping: &str,
+    ctx: &Value,
     record_type: RecordType,
     external_id: String,
-    mut body: Value,
     replace: Vec<&'static str>,
-    cfg: &ErpMapping,
-) -> ErpRecord {
+) -> Result<ErpRecord, MappingError> {
+    let fields: Map<String, Value> = cfg.spec.map_fields(mapping, ctx).map_err(spec_error)?;
+    let mut body = Value::Object(fields);
     mask_json(&mut body, cfg.mask);
-    ErpRecord {
+    Ok(ErpRecord {
         record_type,
         external_id,
         body,
         replace_sublists: replace,
-    }
+    })
 }
 
-/// The order's customer as a NetSuite `customer` (an individual), with the bill-to as default
-/// billing address and the ship-to (or the bill-to) as default shipping address.
+/// The order's customer as a NetSuite `customer` (spec mapping `erp.customer`; by default an
+/// individual, the bill-to as default billing and the ship-to, or the bill-to, as default
+/// shipping address).
 pub fn customer_record(order: &Order, cfg: &ErpMapping) -> Result<ErpRecord, MappingError> {
-    let c = &order.customer;
     let eid = customer_external_id(order)?;
-    let mut addresses = vec![json!({
-        "defaultBilling": true,
-        "defaultShipping": order.ship_to.is_none(),
-        "addressBookAddress": address_book_address(&order.bill_to),
-    })];
-    if let Some(ship) = &order.ship_to {
-        addresses.push(json!({
-            "defaultBilling": false,
-            "defaultShipping": true,
-            "addressBookAddress": address_book_address(ship),
-        }));
-    }
-    let mut body = json!({
-        "isPerson": true,
-        "firstName": c.first_name,
-        "lastName": c.last_name,
-        "email": c.email,
-        "addressBook": {"items": addresses},
-    });
-    if let Some(p) = &c.phone {
-        body["phone"] = json!(p);
-    }
-    if let Some(s) = &cfg.subsidiary_id {
-        body["subsidiary"] = json!({"id": s});
-    }
-    if let Some(cur) = currency_ref(order, cfg) {
-        body["currency"] = cur;
-    }
-    Ok(finish(
+    let ctx = order_context(order, &[])?;
+    record(
+        cfg,
+        "erp.customer",
+        &ctx,
         RecordType::Customer,
         eid,
-        body,
         vec!["addressBook"],
-        cfg,
-    ))
+    )
 }
 
-/// The order as a NetSuite `salesOrder`: `entity` by the customer's external id, the `item`
-/// sublist (item by SKU external id, quantity, `rate` = unit price, `amount` = quantity × rate −
-/// line discount), `shippingCost`, the Clarity ids, and our exact totals in custom body fields
-/// (NetSuite computes its own tax).
+/// The order as a NetSuite `salesOrder` (spec mapping `erp.sales_order`; by default `entity`
+/// by the customer's external id, the `item` sublist by SKU, `shippingCost`, the Clarity ids
+/// and our exact totals in custom body fields). The `item` sublist is replaced on update.
 pub fn sales_order_record(order: &Order, cfg: &ErpMapping) -> Result<ErpRecord, MappingError> {
     let eid = sales_order_external_id(order)?;
-    let mut items = Vec::with_capacity(order.lines.len());
-    let zero = Money::zero(order.currency());
-    let mut tax_total = zero;
-    for (i, l) in order.lines.iter().enumerate() {
-        let path = |f: &str| format!("order.lines[{i}].{f}");
-        let amount = l
-            .unit_price
-            .checked_mul(l.quantity)
-            .and_then(|m| m.checked_sub(&l.discount.unwrap_or(zero)))
-            .map_err(|e| {
-                MappingError::invalid(
-                    path("unit_price"),
-                    &l.unit_price.to_decimal_string(),
-                    e.to_string(),
-                )
-            })?;
-        tax_total = tax_total
-            .checked_add(&l.tax.unwrap_or(zero))
-            .map_err(|e| MappingError::invalid(path("tax"), "", e.to_string()))?;
-        let mut line = json!({
-            "item": {"externalId": l.sku},
-            "description": l.name,
-            "quantity": l.quantity,
-            "rate": number(&path("unit_price"), l.unit_price)?,
-            "amount": number(&path("total"), amount)?,
-        });
-        if let Some(d) = l.discount {
-            line["custcol_o2c_discount"] = number(&path("discount"), d)?;
-        }
-        if let Some(t) = l.tax {
-            line["custcol_o2c_tax"] = number(&path("tax"), t)?;
-        }
-        items.push(line);
-    }
-    let clarity_id = order
-        .external
-        .clarity
-        .clone()
-        .unwrap_or_else(|| order.id.to_string());
-    let mut body = json!({
-        "entity": {"externalId": customer_external_id(order)?},
-        "tranDate": &order.created_at.to_rfc3339()[..10],
-        "otherRefNum": clarity_id,
-        "memo": format!("Clarity order {clarity_id}"),
-        "item": {"items": items},
-        "custbody_o2c_order_id": order.id.as_str(),
-        "custbody_o2c_currency": order.currency().code(),
-        "custbody_o2c_tax_total": number("order.lines[].tax", tax_total)?,
-        "custbody_o2c_grand_total": number("order.total", order.total)?,
-    });
-    if let Some(s) = order.shipping {
-        body["shippingCost"] = number("order.shipping", s)?;
-    }
-    if let Some(ship) = &order.ship_to {
-        body["shippingAddress"] = address_book_address(ship);
-    }
-    if let Some(cur) = currency_ref(order, cfg) {
-        body["currency"] = cur;
-    }
-    Ok(finish(RecordType::SalesOrder, eid, body, vec!["item"], cfg))
+    let ctx = order_context(order, &[])?;
+    record(
+        cfg,
+        "erp.sales_order",
+        &ctx,
+        RecordType::SalesOrder,
+        eid,
+        vec!["item"],
+    )
 }
 
-/// The captured payment as a NetSuite `customerDeposit` against the sales order (an advance
-/// payment; applied to the invoice later in NetSuite).
+/// The captured payment as a NetSuite `customerDeposit` against the sales order (spec mapping
+/// `erp.customer_deposit`; an advance payment, applied to the invoice later in NetSuite).
 pub fn customer_deposit_record(order: &Order, cfg: &ErpMapping) -> Result<ErpRecord, MappingError> {
     let payment = order
         .payment
@@ -282,29 +188,15 @@ pub fn customer_deposit_record(order: &Order, cfg: &ErpMapping) -> Result<ErpRec
             "must be positive for a customer deposit",
         ));
     }
-    let txn = payment.external.cybersource.clone().unwrap_or_default();
-    let mut body = json!({
-        "customer": {"externalId": customer_external_id(order)?},
-        "salesOrder": {"externalId": sales_order_external_id(order)?},
-        "payment": number("order.payment.captured", payment.captured)?,
-        "tranDate": &order.created_at.to_rfc3339()[..10],
-        "memo": format!("Cybersource {txn} ({})", payment.reference),
-        "custbody_o2c_cybersource_txn": txn,
-        "custbody_o2c_currency": order.currency().code(),
-    });
-    if let Some(a) = &cfg.deposit_account_id {
-        body["account"] = json!({"id": a});
-        body["undepFunds"] = json!(false);
-    } else {
-        body["undepFunds"] = json!(true);
-    }
-    if let Some(m) = &cfg.payment_method_id {
-        body["paymentMethod"] = json!({"id": m});
-    }
-    if let Some(cur) = currency_ref(order, cfg) {
-        body["currency"] = cur;
-    }
-    Ok(finish(RecordType::CustomerDeposit, eid, body, vec![], cfg))
+    let ctx = order_context(order, &[])?;
+    record(
+        cfg,
+        "erp.customer_deposit",
+        &ctx,
+        RecordType::CustomerDeposit,
+        eid,
+        vec![],
+    )
 }
 
 /// External id of the ERP refund record of one refund: `o2c-rf-<refund id>`.
@@ -312,9 +204,9 @@ pub fn refund_external_id(refund: &Refund) -> Result<String, MappingError> {
     external_id("refund.id", "o2c-rf-", refund.id.as_str())
 }
 
-/// A refund as a NetSuite `customerRefund` (ASSUMED shape, ERP_CRM_ASSUMED.md): the customer by
-/// external id, the refunded total, a memo with the Cybersource refund id. One record per
-/// refund id, so a repeated sync is an update of the same record.
+/// A refund as a NetSuite `customerRefund` (ASSUMED shape, ERP_CRM_ASSUMED.md; spec mapping
+/// `erp.customer_refund`). One record per refund id, so a repeated sync is an update of the
+/// same record.
 pub fn customer_refund_record(
     order: &Order,
     refund: &Refund,
@@ -328,23 +220,15 @@ pub fn customer_refund_record(
             "must be positive",
         ));
     }
-    let txn = refund.external.cybersource.clone().unwrap_or_default();
-    let mut body = json!({
-        "customer": {"externalId": customer_external_id(order)?},
-        "total": number("refund.amount", refund.amount)?,
-        "tranDate": &refund.requested_at.to_rfc3339()[..10],
-        "memo": format!("Cybersource refund {txn} ({}): {}", refund.reference, refund.reason),
-        "custbody_o2c_order_id": order.id.as_str(),
-        "custbody_o2c_cybersource_txn": txn,
-        "custbody_o2c_currency": order.currency().code(),
-    });
-    if let Some(m) = &cfg.payment_method_id {
-        body["paymentMethod"] = json!({"id": m});
-    }
-    if let Some(cur) = currency_ref(order, cfg) {
-        body["currency"] = cur;
-    }
-    Ok(finish(RecordType::CustomerRefund, eid, body, vec![], cfg))
+    let ctx = order_context(order, &[("refund", context::refund(refund))])?;
+    record(
+        cfg,
+        "erp.customer_refund",
+        &ctx,
+        RecordType::CustomerRefund,
+        eid,
+        vec![],
+    )
 }
 
 /// External id of the ERP record of one chargeback: `o2c-<chargeback id>` (`o2c-cb-<txn>`).
@@ -354,20 +238,15 @@ pub fn chargeback_external_id(chargeback: &Chargeback) -> Result<String, Mapping
 
 /// `open`, `won`, `lost`: the dispute status as the ERP and CRM records carry it.
 pub fn dispute_status(status: ChargebackStatus) -> &'static str {
-    match status {
-        ChargebackStatus::Open => "open",
-        ChargebackStatus::Won => "won",
-        ChargebackStatus::Lost => "lost",
-    }
+    context::dispute_status(status)
 }
 
-/// A chargeback as a NetSuite `customerRefund` (ASSUMED shape, ERP_CRM_ASSUMED.md): when a
-/// chargeback is opened the disputed funds leave the merchant's account as if refunded, so the
-/// record carries the disputed amount for the customer (by external id), dated the day the
-/// chargeback was received. One record per chargeback id, whose dispute status
-/// (`custbody_o2c_dispute_status`: `open`, `won`, `lost`) each later event updates: a repeated
-/// poll is an update of the same record. Booking the funds of a won dispute back is an
-/// accounting step inside NetSuite.
+/// A chargeback as a NetSuite `customerRefund` (ASSUMED shape, ERP_CRM_ASSUMED.md; spec mapping
+/// `erp.chargeback`): when a chargeback is opened the disputed funds leave the merchant's
+/// account as if refunded, so the record carries the disputed amount for the customer, dated
+/// the day the chargeback was received. One record per chargeback id, whose dispute status
+/// (`open`, `won`, `lost`) each later event updates: a repeated poll is an update of the same
+/// record. Booking the funds of a won dispute back is an accounting step inside NetSuite.
 pub fn chargeback_record(
     order: &Order,
     chargeback: &Chargeback,
@@ -381,30 +260,18 @@ pub fn chargeback_record(
             "must be positive",
         ));
     }
-    let txn = chargeback.external.cybersource.clone().unwrap_or_default();
-    let status = dispute_status(chargeback.status);
-    let mut body = json!({
-        "customer": {"externalId": customer_external_id(order)?},
-        "total": number("chargeback.amount", chargeback.amount)?,
-        "tranDate": &chargeback.received_at.to_rfc3339()[..10],
-        "memo": format!(
-            "Chargeback {} on Cybersource transaction {txn}: {status}",
-            chargeback.reason_code
-        ),
-        "custbody_o2c_order_id": order.id.as_str(),
-        "custbody_o2c_cybersource_txn": txn,
-        "custbody_o2c_currency": order.currency().code(),
-        "custbody_o2c_chargeback_id": chargeback.id.as_str(),
-        "custbody_o2c_chargeback_reason": chargeback.reason_code,
-        "custbody_o2c_dispute_status": status,
-    });
-    if let Some(m) = &cfg.payment_method_id {
-        body["paymentMethod"] = json!({"id": m});
-    }
-    if let Some(cur) = currency_ref(order, cfg) {
-        body["currency"] = cur;
-    }
-    Ok(finish(RecordType::CustomerRefund, eid, body, vec![], cfg))
+    let ctx = order_context(
+        order,
+        &[("chargeback", context::chargeback(chargeback, None))],
+    )?;
+    record(
+        cfg,
+        "erp.chargeback",
+        &ctx,
+        RecordType::CustomerRefund,
+        eid,
+        vec![],
+    )
 }
 
 /// The `Idempotency-Key` of the Clarity shipment for a fulfilment: one fulfilment, one shipment.

@@ -1,5 +1,6 @@
-//! Canonical order + Decision Manager assessment → a Salesforce fraud Case (assumed contract and
-//! field names in `shared/connectors/ERP_CRM_ASSUMED.md`, configurable in [`CrmMapping`]).
+//! Canonical order + Decision Manager assessment → a Salesforce fraud Case, chargeback → a
+//! dispute Case (assumed contract in `shared/connectors/ERP_CRM_ASSUMED.md`; the fields are the
+//! integration spec's `crm.*` mappings, `config/mappings.yaml`).
 //!
 //! The case key is `cybs-<transactionId>` in the external-id field (`Fraud_Case_Key__c`), so a
 //! replayed fraud event updates the same case. The case carries the order id, the amount (an
@@ -7,13 +8,16 @@
 //! customer's name and email go to `SuppliedName` / `SuppliedEmail`, masked when the stage is
 //! not production.
 
-use o2c_domain::model::{Chargeback, ChargebackStatus, Order};
+use std::sync::Arc;
+
+use o2c_domain::model::{Chargeback, Order};
 use o2c_domain::pii::{mask_json, MaskPolicy};
+use o2c_spec::{context, Spec};
 use serde_json::{json, Map, Value};
 
 use super::error::MappingError;
+use super::netsuite::spec_error;
 use crate::cybersource::dto::RiskInformation;
-use crate::http::transport::decimal_json_number;
 use crate::salesforce::CaseRecord;
 
 /// One Decision Manager rule that fired.
@@ -78,37 +82,53 @@ impl FraudAssessment {
     }
 }
 
-/// Case field names and settings (data, not code).
+/// What the Cases say: the spec's `crm.*` mappings and its `crm` lookup (the external-id
+/// field), PII masked below production.
 #[derive(Debug, Clone)]
 pub struct CrmMapping {
-    pub external_id_field: String,
-    pub order_id_field: String,
-    pub amount_field: String,
-    pub currency_field: String,
-    pub decision_field: String,
-    pub score_field: String,
-    pub rules_field: String,
-    pub transaction_id_field: String,
-    /// `Origin` picklist value.
-    pub origin: String,
+    pub spec: Arc<Spec>,
     /// Mask PII when this stage is not production.
     pub mask: MaskPolicy,
 }
 
 impl Default for CrmMapping {
+    /// The bundled spec, PII kept.
     fn default() -> Self {
         Self {
-            external_id_field: "Fraud_Case_Key__c".into(),
-            order_id_field: "Order_Id__c".into(),
-            amount_field: "Order_Amount__c".into(),
-            currency_field: "Order_Currency__c".into(),
-            decision_field: "Fraud_Decision__c".into(),
-            score_field: "Fraud_Score__c".into(),
-            rules_field: "Fraud_Rules__c".into(),
-            transaction_id_field: "Cybersource_Transaction_Id__c".into(),
-            origin: "Web".into(),
+            spec: o2c_spec::bundled(),
             mask: MaskPolicy::Keep,
         }
+    }
+}
+
+impl CrmMapping {
+    /// The Case's external-id field (lookup `crm`, row `case_key_field`).
+    fn key_field(&self) -> Result<String, MappingError> {
+        let v = self
+            .spec
+            .lookup("crm", "case_key_field")
+            .map_err(spec_error)?;
+        v.as_str().map(str::to_owned).ok_or_else(|| {
+            MappingError::invalid(
+                "spec lookups.crm.case_key_field",
+                &v.to_string(),
+                "must be a field name",
+            )
+        })
+    }
+
+    fn case(&self, mapping: &str, ctx: &Value, key: String) -> Result<CaseRecord, MappingError> {
+        let mut fields = Value::Object(self.spec.map_fields(mapping, ctx).map_err(spec_error)?);
+        mask_json(&mut fields, self.mask);
+        let fields: Map<String, Value> = match fields {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        Ok(CaseRecord {
+            external_id_field: self.key_field()?,
+            external_id: key,
+            fields,
+        })
     }
 }
 
@@ -131,98 +151,26 @@ pub fn case_key(fraud: &FraudAssessment) -> Result<String, MappingError> {
     Ok(format!("cybs-{t}"))
 }
 
-/// The fraud Case for `order`.
+/// The fraud Case for `order` (spec mapping `crm.fraud_case`; the context's `.fraud` has the
+/// decision in upper case and the rules that carry a name).
 pub fn fraud_case(
     order: &Order,
     fraud: &FraudAssessment,
     cfg: &CrmMapping,
 ) -> Result<CaseRecord, MappingError> {
     let key = case_key(fraud)?;
-    let amount_text = order.total.to_decimal_string();
-    let amount = decimal_json_number(&amount_text).ok_or_else(|| {
-        MappingError::invalid(
-            "order.total",
-            &amount_text,
-            "cannot be sent as an exact JSON number",
-        )
-    })?;
-    let clarity_id = order
-        .external
-        .clarity
-        .clone()
-        .unwrap_or_else(|| order.id.to_string());
-    let decision = fraud.decision.to_ascii_uppercase();
-    let priority = if decision.contains("REJECT") || decision.contains("DECLINED") {
-        "High"
-    } else {
-        "Medium"
-    };
-    let rules_text = fraud
-        .rules
-        .iter()
-        .map(|r| format!("{} ({})", r.name, r.decision))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut description = format!(
-        "Decision Manager {decision} for Clarity order {clarity_id} (our id {}), {} {}.\nCybersource transaction {}.",
-        order.id,
-        amount_text,
-        order.currency(),
-        fraud.transaction_id
-    );
-    if let Some(r) = &fraud.reason {
-        description.push_str(&format!("\nReason: {r}."));
-    }
-    if let Some(s) = &fraud.score {
-        description.push_str(&format!("\nScore: {s}."));
-    }
-    if let Some(p) = &fraud.profile {
-        description.push_str(&format!("\nProfile: {p}."));
-    }
-    if !rules_text.is_empty() {
-        description.push_str(&format!("\nRules: {rules_text}."));
-    }
-    let mut fields = json!({
-        "Subject": format!("Fraud {}: order {clarity_id}", decision.to_lowercase()).chars().take(255).collect::<String>(),
-        "Description": description,
-        "Status": "New",
-        "Priority": priority,
-        "Origin": cfg.origin,
-        "SuppliedName": format!(
-            "{} {}",
-            order.customer.first_name.as_str(),
-            order.customer.last_name.as_str()
-        ),
-        "SuppliedEmail": order.customer.email,
+    let ctx = json!({
+        "order": context::order(order),
+        "fraud": {
+            "transaction_id": fraud.transaction_id,
+            "decision": fraud.decision.to_ascii_uppercase(),
+            "reason": fraud.reason,
+            "score": fraud.score,
+            "profile": fraud.profile,
+            "rules": fraud.rules.iter().map(|r| json!({"name": r.name, "decision": r.decision})).collect::<Vec<_>>(),
+        },
     });
-    let f = fields.as_object_mut().expect("object");
-    f.insert(cfg.order_id_field.clone(), json!(clarity_id));
-    f.insert(cfg.amount_field.clone(), Value::Number(amount));
-    f.insert(cfg.currency_field.clone(), json!(order.currency().code()));
-    f.insert(cfg.decision_field.clone(), json!(decision));
-    f.insert(
-        cfg.transaction_id_field.clone(),
-        json!(fraud.transaction_id),
-    );
-    if let Some(s) = &fraud.score {
-        let n = decimal_json_number(s.trim())
-            .map(Value::Number)
-            .unwrap_or_else(|| json!(s));
-        f.insert(cfg.score_field.clone(), n);
-    }
-    if !rules_text.is_empty() {
-        f.insert(cfg.rules_field.clone(), json!(rules_text));
-    }
-    mask_json(&mut fields, cfg.mask);
-    let fields: Map<String, Value> = match fields {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    Ok(CaseRecord {
-        external_id_field: cfg.external_id_field.clone(),
-        external_id: key,
-        fields,
-    })
+    cfg.case("crm.fraud_case", &ctx, key)
 }
 
 /// The case key of a chargeback: the chargeback id (`cb-<transactionId>`). It goes in the same
@@ -243,11 +191,11 @@ pub fn dispute_case_key(chargeback: &Chargeback) -> Result<String, MappingError>
     Ok(k.to_owned())
 }
 
-/// The dispute Case for a chargeback on `order`, in the fraud case's style: keyed by the
-/// chargeback id, so every poll and every later event (won, lost) updates the one case. An open
-/// dispute is a `New`, `High` case (the merchant has a response deadline); a decided one is
-/// `Closed`. `Type` = `Chargeback` (ASSUMED picklist value). `notes` (nature of the dispute,
-/// response deadline, ...) are appended to the description.
+/// The dispute Case for a chargeback on `order` (spec mapping `crm.dispute_case`), keyed by the
+/// chargeback id, so every poll and every later event (won, lost) updates the one case. By
+/// default an open dispute is a `New`, `High` case (the merchant has a response deadline) and a
+/// decided one `Closed`; `notes` (nature of the dispute, response deadline, ...) are in the
+/// context as `.chargeback.notes`.
 pub fn dispute_case(
     order: &Order,
     chargeback: &Chargeback,
@@ -255,71 +203,11 @@ pub fn dispute_case(
     cfg: &CrmMapping,
 ) -> Result<CaseRecord, MappingError> {
     let key = dispute_case_key(chargeback)?;
-    let total_text = order.total.to_decimal_string();
-    let total = decimal_json_number(&total_text).ok_or_else(|| {
-        MappingError::invalid(
-            "order.total",
-            &total_text,
-            "cannot be sent as an exact JSON number",
-        )
-    })?;
-    let clarity_id = order
-        .external
-        .clarity
-        .clone()
-        .unwrap_or_else(|| order.id.to_string());
-    let txn = chargeback.external.cybersource.clone().unwrap_or_default();
-    let (status, case_status, priority) = match chargeback.status {
-        ChargebackStatus::Open => ("open", "New", "High"),
-        ChargebackStatus::Won => ("won", "Closed", "Medium"),
-        ChargebackStatus::Lost => ("lost", "Closed", "High"),
-    };
-    let mut description = format!(
-        "Chargeback {} ({status}) on Clarity order {clarity_id} (our id {}): {} {} disputed of {} {}.\nCybersource transaction {txn}.\nReceived {}.",
-        chargeback.reason_code,
-        order.id,
-        chargeback.amount.to_decimal_string(),
-        chargeback.amount.currency(),
-        total_text,
-        order.currency(),
-        chargeback.received_at,
-    );
-    if let Some(n) = notes.filter(|n| !n.trim().is_empty()) {
-        description.push('\n');
-        description.push_str(n);
-    }
-    let mut fields = json!({
-        "Subject": format!("Chargeback {} ({status}): order {clarity_id}", chargeback.reason_code)
-            .chars()
-            .take(255)
-            .collect::<String>(),
-        "Description": description,
-        "Status": case_status,
-        "Priority": priority,
-        "Origin": cfg.origin,
-        "Type": "Chargeback",
-        "SuppliedName": format!(
-            "{} {}",
-            order.customer.first_name.as_str(),
-            order.customer.last_name.as_str()
-        ),
-        "SuppliedEmail": order.customer.email,
+    let ctx = json!({
+        "order": context::order(order),
+        "chargeback": context::chargeback(chargeback, notes),
     });
-    let f = fields.as_object_mut().expect("object");
-    f.insert(cfg.order_id_field.clone(), json!(clarity_id));
-    f.insert(cfg.amount_field.clone(), Value::Number(total));
-    f.insert(cfg.currency_field.clone(), json!(order.currency().code()));
-    f.insert(cfg.transaction_id_field.clone(), json!(txn));
-    mask_json(&mut fields, cfg.mask);
-    let fields: Map<String, Value> = match fields {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    Ok(CaseRecord {
-        external_id_field: cfg.external_id_field.clone(),
-        external_id: key,
-        fields,
-    })
+    cfg.case("crm.dispute_case", &ctx, key)
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use o2c_connectors::cybersource::{
     classify, is_soft_decline, AuthorizationInput, AuthorizationResult, CybersourceError,
     IssuedTokens, Operation, PaymentOutcome, TerminalError, TimeoutReversalInput,
 };
+use o2c_domain::model::CapturePolicy;
 use o2c_domain::ports::{OrderRecord, OutboundMessage};
 use o2c_domain::recipe::{Step, StepError};
 use o2c_domain::routing::{Decision, Observation};
@@ -471,12 +472,18 @@ impl Step for AuthorizeStep {
             return out;
         }
         match outcome.result.outcome {
-            PaymentOutcome::Approved => out.push(
-                PaymentCommand::Capture {
-                    order_id: id.clone(),
-                }
-                .message(EFFECT_KEY),
-            ),
+            // Captured now only under the capture policy pinned at intake (the spec's
+            // `capture` rule); on shipment the ERP poller sends it, manual an operator.
+            PaymentOutcome::Approved
+                if record.order.capture_policy() == CapturePolicy::OnAccept =>
+            {
+                out.push(
+                    PaymentCommand::Capture {
+                        order_id: id.clone(),
+                    }
+                    .message(EFFECT_KEY),
+                )
+            }
             PaymentOutcome::RejectedByFraud if outcome.needs_reversal() => out.push(
                 PaymentCommand::Void {
                     order_id: id.clone(),

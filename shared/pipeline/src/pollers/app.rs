@@ -9,8 +9,6 @@ use crate::app::{cybersource_credentials, secret_id};
 use crate::intake::Intake;
 use o2c_connectors::clarity::{ClarityClient, ClarityCredentials};
 use o2c_connectors::cybersource::{ClientConfig, CybersourceClient};
-use o2c_connectors::mapping::netsuite::ErpMapping;
-use o2c_connectors::mapping::salesforce::CrmMapping;
 use o2c_connectors::netsuite::{ErpCredentials, NetSuiteClient};
 use o2c_connectors::salesforce::{CrmCredentials, SalesforceClient};
 use o2c_domain::pii::MaskPolicy;
@@ -64,14 +62,8 @@ pub async fn chargeback_poller(
         clarity: Arc::new(clarity(&config, &adapters).await?),
         erp: Arc::new(netsuite(&config, &adapters).await?),
         crm: Arc::new(SalesforceClient::from_credentials(&crm)),
-        erp_mapping: ErpMapping {
-            mask,
-            ..ErpMapping::default()
-        },
-        crm_mapping: CrmMapping {
-            mask,
-            ..CrmMapping::default()
-        },
+        specs: crate::app::specs(&config, &adapters, "chargeback-poller").await?,
+        mask,
         clock: Arc::new(SystemClock),
         settings: ChargebackSettings {
             // Leave a third of the function's time for the rows.
@@ -88,6 +80,7 @@ pub async fn erp_poller(
 ) -> Result<Arc<ErpPoller>, Error> {
     let store: Arc<dyn OrderStore> = adapters.store.clone();
     Ok(Arc::new(ErpPoller {
+        publisher: adapters.publisher.clone(),
         cursor: Arc::new(StoreCursor {
             store: store.clone(),
         }),
@@ -118,6 +111,7 @@ pub async fn clarity_catchup(
             // As the webhook's (`app::clarity_webhook`); the catch-up records no event ids.
             remember: std::time::Duration::from_secs(7 * 24 * 3600),
         },
+        specs: crate::app::specs(&config, &adapters, "clarity-catchup").await?,
         store,
         clarity: Arc::new(clarity(&config, &adapters).await?),
         clock,

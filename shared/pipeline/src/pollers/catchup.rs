@@ -86,6 +86,9 @@ pub struct ClarityCatchUp {
     pub clarity: Arc<dyn ClarityOrderList>,
     /// The webhook's intake (same store and orders queue).
     pub intake: Intake,
+    /// The integration spec versions: a caught-up order is mapped under, and pins, the active
+    /// one, as through the webhook.
+    pub specs: Arc<o2c_spec::Specs>,
     pub clock: Arc<dyn Clock>,
     pub settings: CatchUpSettings,
 }
@@ -281,9 +284,31 @@ impl ClarityCatchUp {
             );
             return;
         }
+        let spec = match crate::spec_runtime::current(&self.specs, POLLER).await {
+            Ok(s) => s,
+            Err(e) => {
+                report.failed.push(json!({"order": id, "reason": e}));
+                return;
+            }
+        };
+        let mapped = serde_json::to_value(&order)
+            .map_err(|e| e.to_string())
+            .and_then(|v| crate::spec_runtime::inbound_order(&spec, &v).map_err(|e| e.to_string()))
+            .and_then(|v| serde_json::from_value::<ClarityOrder>(v).map_err(|e| e.to_string()));
+        let order = match mapped {
+            Ok(o) => o,
+            Err(e) => {
+                report.mapping_failed(
+                    Some(&order.id),
+                    "order",
+                    &format!("spec {}: {e}", spec.version),
+                );
+                return;
+            }
+        };
         match self
             .intake
-            .order_created(&order, Source::CatchUp { poller: POLLER })
+            .order_created(&order, &spec, Source::CatchUp { poller: POLLER })
             .await
         {
             Ok(done) if done.created => {
@@ -365,6 +390,7 @@ mod tests {
             queries: Mutex::new(Vec::new()),
         });
         let p = ClarityCatchUp {
+            specs: Arc::new(o2c_spec::Specs::bundled()),
             store: store.clone(),
             cursor: Arc::new(MemoryCursor::default()),
             clarity: list.clone(),

@@ -63,6 +63,7 @@ use o2c_connectors::mapping::netsuite::{chargeback_record, dispute_status, ErpMa
 use o2c_connectors::mapping::salesforce::{dispute_case, CrmMapping};
 use o2c_connectors::netsuite::ErpApi;
 use o2c_connectors::salesforce::CrmApi;
+use o2c_domain::pii::MaskPolicy;
 use o2c_domain::ports::{
     Change, ClaimChange, Clock, EffectRecord, Expect, IdempotencyRecord, OrderRecord, OrderStore,
     PutOutcome, ReferenceIndex, StoreError,
@@ -72,6 +73,7 @@ use o2c_domain::{
     TimelineEntry, Timestamp, Transition,
 };
 use o2c_runtime::lambda::Error;
+use o2c_spec::Specs;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -347,8 +349,10 @@ pub struct ChargebackPoller {
     pub clarity: Arc<dyn ClarityApi>,
     pub erp: Arc<dyn ErpApi>,
     pub crm: Arc<dyn CrmApi>,
-    pub erp_mapping: ErpMapping,
-    pub crm_mapping: CrmMapping,
+    /// The integration spec versions: each order is mapped under the one it pinned.
+    pub specs: Arc<Specs>,
+    /// Mask PII in what leaves for the ERP/CRM (stages below production).
+    pub mask: MaskPolicy,
     pub clock: Arc<dyn Clock>,
     pub settings: ChargebackSettings,
 }
@@ -671,24 +675,34 @@ impl ChargebackPoller {
         event: DisputeEvent,
         target: OrderState,
     ) -> Result<Synced, String> {
+        let spec = self
+            .specs
+            .pinned(order.spec_version.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let erp_mapping = ErpMapping {
+            spec: spec.clone(),
+            mask: self.mask,
+        };
+        let crm_mapping = CrmMapping {
+            spec: spec.clone(),
+            mask: self.mask,
+        };
         let erp = self
             .erp
-            .upsert(
-                &chargeback_record(order, chargeback, &self.erp_mapping)
-                    .map_err(|e| e.to_string())?,
-            )
+            .upsert(&chargeback_record(order, chargeback, &erp_mapping).map_err(|e| e.to_string())?)
             .await
             .map_err(|e| e.to_string())?;
         let case = self
             .crm
             .upsert_case(
-                &dispute_case(order, chargeback, Some(&row.notes()), &self.crm_mapping)
+                &dispute_case(order, chargeback, Some(&row.notes()), &crm_mapping)
                     .map_err(|e| e.to_string())?,
             )
             .await
             .map_err(|e| e.to_string())?;
         let clarity = self
-            .clarity_effect(order, chargeback, event, target)
+            .clarity_effect(&spec, order, chargeback, event, target)
             .await?;
         Ok(Synced {
             erp: erp.internal_id,
@@ -703,12 +717,13 @@ impl ChargebackPoller {
     /// `metadata` (always).
     async fn clarity_effect(
         &self,
+        spec: &o2c_spec::Spec,
         order: &Order,
         chargeback: &Chargeback,
         event: DisputeEvent,
         target: OrderState,
     ) -> Result<String, String> {
-        let reason = customer_status_reason(target, None);
+        let reason = customer_status_reason(spec, target, None).map_err(|e| e.to_string())?;
         let id = order
             .external
             .clarity

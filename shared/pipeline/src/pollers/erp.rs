@@ -30,16 +30,19 @@
 //! `{"since": RFC 3339}` reads changes since then, also leaving the cursor alone.
 
 use super::{event_time, offset_date_time, Lookback, PollCursor, Window};
+use crate::messages::PaymentCommand;
 use o2c_connectors::clarity::dto::Order as ClarityOrder;
 use o2c_connectors::clarity::{ClarityApi, ShipmentCreated, Versioned};
 use o2c_connectors::mapping::netsuite::{
     inventory_updates, sales_order_external_id, shipment_from_fulfillment,
 };
 use o2c_connectors::netsuite::{ErpApi, ErpInventoryLevel, FulfillmentUpdate, ItemFulfillment};
+use o2c_domain::model::CapturePolicy;
+use o2c_domain::ports::Publisher;
 use o2c_domain::ports::{
     Change, ClaimChange, Clock, EffectRecord, Expect, OrderRecord, OrderStore, StoreError,
 };
-use o2c_domain::{OrderId, TimelineEntry, Timestamp};
+use o2c_domain::{OrderId, OrderState, TimelineEntry, Timestamp};
 use o2c_runtime::lambda::Error;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -94,6 +97,9 @@ pub fn order_of(update: &FulfillmentUpdate) -> Option<OrderId> {
 /// The ERP poller.
 pub struct ErpPoller {
     pub store: Arc<dyn OrderStore>,
+    /// The captures queue: orders whose capture policy is `on_shipment` are captured once
+    /// their first fulfilment has shipped.
+    pub publisher: Arc<dyn Publisher>,
     pub cursor: Arc<dyn PollCursor>,
     pub erp: Arc<dyn ErpApi>,
     pub clarity: Arc<dyn ClarityApi>,
@@ -365,7 +371,34 @@ impl ErpPoller {
                 "replayed": created.replayed,
             })));
         }
+        self.capture_on_shipment(&record, report).await;
         Some(skus)
+    }
+
+    /// Queue the capture of an `on_shipment` order that is authorized and has shipped (a
+    /// shipment effect recorded). Sent on every poll that sees the order until it is captured:
+    /// the capture step is exactly-once, so a repeat is harmless and a lost send is made good.
+    async fn capture_on_shipment(&self, record: &OrderRecord, report: &mut Report) {
+        let shipped = record.effects.keys().any(|k| k.starts_with("shipment:"));
+        if record.order.capture_policy() != CapturePolicy::OnShipment
+            || record.state != OrderState::Authorized
+            || !shipped
+        {
+            return;
+        }
+        let m = PaymentCommand::Capture {
+            order_id: record.order.id.clone(),
+        }
+        .message("shipment");
+        match self.publisher.publish(&m).await {
+            Ok(()) => {
+                tracing::info!(order = %record.order.id, "shipped: capture queued (capture policy on_shipment)");
+                report.captures.push(json!({"order": record.order.id}));
+            }
+            Err(e) => report.fail(
+                json!({"order": record.order.id, "reason": format!("queueing the capture: {e}")}),
+            ),
+        }
     }
 
     /// Record the shipment effect on the order (one conditional write with its timeline entry).
@@ -485,6 +518,8 @@ struct Report {
     pending: Vec<Value>,
     skipped: Vec<Value>,
     inventory: Vec<Value>,
+    /// Captures queued for `on_shipment` orders.
+    captures: Vec<Value>,
     failed: Vec<Value>,
 }
 
@@ -510,6 +545,7 @@ impl Report {
             "pending": self.pending,
             "skipped": self.skipped,
             "inventory": self.inventory,
+            "capturesQueued": self.captures,
             "failed": self.failed,
         })
     }

@@ -19,8 +19,6 @@ use o2c_connectors::cybersource::ChargebackReportEntry;
 use o2c_connectors::mapping::clarity::{
     clarity_status_for, clarity_transition_allowed, order_to_clarity,
 };
-use o2c_connectors::mapping::netsuite::ErpMapping;
-use o2c_connectors::mapping::salesforce::CrmMapping;
 use o2c_connectors::netsuite::{
     ErpApi, ErpError, ErpInventoryLevel, ErpRecord, ErpUpsert, FulfillmentUpdate, ItemFulfillment,
     RecordType,
@@ -265,8 +263,8 @@ fn rig(record: OrderRecord, clarity_status: ClarityStatus) -> Rig {
         clarity: clarity.clone(),
         erp: erp.clone(),
         crm: crm.clone(),
-        erp_mapping: ErpMapping::default(),
-        crm_mapping: CrmMapping::default(),
+        specs: Arc::new(o2c_spec::Specs::bundled()),
+        mask: o2c_domain::pii::MaskPolicy::Keep,
         clock: Arc::new(clock.clone()),
         settings: ChargebackSettings::default(),
     };

@@ -312,6 +312,7 @@ pub fn order_to_canonical(o: &wire::Order) -> Result<Order, MappingError> {
             .filter(|c| !c.is_empty()),
         attributes: o.metadata.clone().unwrap_or_default(),
         spec_version: None,
+        capture_policy: None,
         payment: None,
         refunds: Vec::new(),
         chargebacks: Vec::new(),

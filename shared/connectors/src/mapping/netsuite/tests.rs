@@ -37,17 +37,24 @@ fn order(cur: &str) -> Order {
     order_to_canonical(&serde_json::from_value(v).unwrap()).unwrap()
 }
 
+/// The bundled spec with one row of its `netsuite` settings lookup set.
+fn with_setting(key: &str, value: &str) -> ErpMapping {
+    let mut doc = o2c_spec::bundled().document.clone();
+    doc.lookups
+        .get_mut("netsuite")
+        .unwrap()
+        .rows
+        .insert(key.into(), json!(value));
+    ErpMapping {
+        spec: std::sync::Arc::new(o2c_spec::Spec::compile(doc, "test").unwrap()),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn customer_record_with_unicode_names_and_addresses() {
     let o = order("USD");
-    let r = customer_record(
-        &o,
-        &ErpMapping {
-            subsidiary_id: Some("1".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let r = customer_record(&o, &with_setting("subsidiary_id", "1")).unwrap();
     assert_eq!(
         (r.record_type, r.external_id.as_str()),
         (RecordType::Customer, "clr-cust-CUST-7")
@@ -124,14 +131,7 @@ fn deposit_needs_a_captured_payment_with_a_transaction_id() {
         card_brand: None,
         card_last4: None,
     });
-    let r = customer_deposit_record(
-        &o,
-        &ErpMapping {
-            deposit_account_id: Some("120".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let r = customer_deposit_record(&o, &with_setting("deposit_account_id", "120")).unwrap();
     assert_eq!(r.external_id, "cybs-7000000000000000001");
     assert_eq!(r.body["payment"].to_string(), "4.3");
     assert_eq!(
