@@ -24,6 +24,7 @@ stage "template checks test" infra/.venv/bin/python infra/checks/test_checks.py
 stage "cybersource simulator test" infra/.venv/bin/python infra/local/simulators/test_cybersource_sim.py
 stage "sandbox simulators test" infra/.venv/bin/python infra/local/simulators/test_sandbox.py
 stage "card-scan test" infra/.venv/bin/python infra/local/test_cardscan.py
+stage "spec schema test" infra/.venv/bin/python infra/checks/test_spec_schema.py
 stage "atomic moto test" infra/.venv/bin/python infra/local/test_moto_atomic.py
 
 echo "==> test timings"

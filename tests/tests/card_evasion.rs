@@ -9,23 +9,12 @@
 mod common;
 
 use common::{Options, Stack};
-use o2c_connectors::clarity::webhook::signature_header;
 use o2c_domain::OrderId;
-use secrecy::SecretString;
-use serde_json::{json, Value};
-use std::time::{SystemTime, UNIX_EPOCH};
+use serde_json::json;
 
 /// Replaced, in the serialised body, by the disguised card number (so the JSON escapes reach
 /// the receiver exactly as written).
 const MARK: &str = "@@CARD@@";
-
-fn now_s() -> String {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string()
-}
 
 /// `4111111111111111` as `\u0034\u0031…` (JSON escapes of every digit).
 fn escaped(pan: &str) -> String {
@@ -37,14 +26,6 @@ fn escaped(pan: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn disguised_card_numbers_in_a_line_item_are_refused() {
     let stack = Stack::start(Options::default()).await;
-    let path = o2c_e2e::repo_root().join("infra/local/secrets.local.json");
-    let sec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let secret = SecretString::from(
-        sec["ClaritySecret"]["webhook_secret"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-    );
     let token = stack.transient_token().await;
     let seeded = stack
         .admin(
@@ -103,22 +84,9 @@ async fn disguised_card_numbers_in_a_line_item_are_refused() {
         .unwrap()
         .replace(MARK, name)
         .into_bytes();
-        let ts = now_s();
-        let r = stack
-            .http
-            .post(format!("{}/webhooks/clarity", stack.webhook_base))
-            .header("content-type", "application/json")
-            .header("x-clarity-event-id", &event_id)
-            .header("x-clarity-event-type", "order.created")
-            .header("x-clarity-timestamp", &ts)
-            .header("x-clarity-signature", signature_header(&secret, &ts, &body))
-            .header("x-clarity-delivery-attempt", "1")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
+        let (status, v) = stack
+            .deliver_clarity(&event_id, "order.created", body)
+            .await;
         let code = v["title"].as_str().unwrap_or_default().to_string();
         let stored = stack
             .store

@@ -7,22 +7,9 @@
 mod common;
 
 use common::{ledger_counts, Options, Stack};
-use o2c_connectors::clarity::webhook::signature_header;
 use o2c_domain::OrderState;
-use secrecy::SecretString;
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn clarity_secret() -> SecretString {
-    let path = o2c_e2e::repo_root().join("infra/local/secrets.local.json");
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    SecretString::from(
-        v["ClaritySecret"]["webhook_secret"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-    )
-}
+use std::time::Duration;
 
 /// Send a signed `order.created` (a fresh timestamp and signature each time, as Clarity does
 /// on a redelivery); answers the status and the body.
@@ -34,32 +21,9 @@ async fn deliver(s: &Stack, event_id: &str, order: &Value) -> (u16, Value) {
         "payload": {"order": order},
     }))
     .unwrap();
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
-    let r = s
-        .http
-        .post(format!("{}/webhooks/clarity", s.webhook_base))
-        .header("content-type", "application/json")
-        .header("x-clarity-event-id", event_id)
-        .header("x-clarity-event-type", "order.created")
-        .header("x-clarity-timestamp", &ts)
-        .header(
-            "x-clarity-signature",
-            signature_header(&clarity_secret(), &ts, &body),
-        )
-        .header("x-clarity-delivery-attempt", "1")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    s.deliver_clarity(event_id, "order.created", body).await
 }
 
-/// An order in the Clarity simulator with `status`, no webhook sent; its full document.
 async fn clarity_doc(s: &Stack, id: &str, status: &str) -> Value {
     s.clarity_order(id, "buyer", "USD", json!({"status": status, "emit": false}))
         .await;

@@ -5,7 +5,7 @@
 //! | version counter | `CONFIG#spec` | `COUNTER` | `n` (N) |
 //! | one version | `CONFIG#spec` | `V#000007` | `id` (`v7`), `document` (S, JSON), `hash`, `label`, `created_at`, `created_by` |
 //! | the active pointer | `CONFIG#spec` | `ACTIVE` | `version`, `activated_at`, `activated_by` |
-//! | audit trail | `CONFIG#spec` | `AUDIT#<at>#<version>#<action>` | `at`, `by`, `action`, `version`, `from`, `note` |
+//! | audit trail | `CONFIG#spec` | `AUDIT#<at>#<0 push, 1 other>#<version>#<action>` | `at`, `by`, `action`, `version`, `from`, `note` |
 //!
 //! A version is written once (`attribute_not_exists`); the pointer moves only if it still
 //! points where the caller saw it, in one transaction with its audit line.
@@ -59,7 +59,17 @@ fn audit_put(table: &str, e: &AuditEntry) -> Put {
     let mut p = Put::builder()
         .table_name(table)
         .item(PK, s(SPEC_PK))
-        .item(SK, s(format!("AUDIT#{}#{}#{}", e.at, e.version, e.action)))
+        // Within one millisecond a push comes before the activation it leads to.
+        .item(
+            SK,
+            s(format!(
+                "AUDIT#{}#{}#{}#{}",
+                e.at,
+                u8::from(e.action != "push"),
+                e.version,
+                e.action
+            )),
+        )
         .item("at", s(&e.at))
         .item("by", s(&e.by))
         .item("action", s(&e.action))

@@ -3,10 +3,7 @@
 //! `<repo>/infra/local/moto-server`: moto with atomic DynamoDB conditional writes); without it the tests fail, they never skip.
 
 use aws_config::{Region, SdkConfig};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use o2c_aws::store::{DynamoOrderStore, TTL_ATTRIBUTE};
 use o2c_aws::{SecretsManagerSource, SqsDeadLetter, SqsPublisher};
@@ -42,30 +39,7 @@ async fn store_fixture() -> StoreFixture {
     let moto = Moto::start();
     let config = sdk_config(&moto).await;
     let ddb = aws_sdk_dynamodb::Client::new(&config);
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    ddb.create_table()
-        .table_name(TABLE)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create table");
+    moto.create_orders_table(TABLE).await;
     ddb.update_time_to_live()
         .table_name(TABLE)
         .time_to_live_specification(
@@ -1134,4 +1108,173 @@ async fn a_cancellation_intent_lands_in_any_state_once_and_survives_a_step_recor
         .await
         .expect_err("missing order");
     assert_eq!(err, StoreError::NotFound("ghost".into()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// integration spec versions
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn spec_versions_push_activate_roll_back_audit_and_fall_back_on_the_table() {
+    use o2c_spec::document::{parse_files, Sources};
+    use o2c_spec::ops::{self, Actor, Pushed};
+    use o2c_spec::store::{AuditEntry, SpecStore, StoreError as SpecStoreError};
+    use o2c_spec::{LoadOutcome, Specs};
+    use std::sync::Arc;
+
+    let f = store_fixture().await;
+    let store = Arc::new(f.store.clone());
+    let actor = |by: &str| Actor {
+        by: by.into(),
+        at: now().to_rfc3339(),
+    };
+    let files: Vec<(String, String)> = o2c_spec::BUNDLED_FILES
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    let (v1_doc, sources) = parse_files(files).unwrap();
+    assert_eq!(store.active().await.unwrap(), None);
+    let (specs, outcome) = Specs::load(store.clone(), Duration::ZERO).await.unwrap();
+    assert_eq!(outcome, LoadOutcome::Bundled);
+    assert_eq!(specs.active().version, o2c_spec::BUNDLED);
+
+    let p = ops::push(&*store, &v1_doc, &sources, &actor("ana"), "first")
+        .await
+        .unwrap();
+    assert_eq!(
+        p,
+        Pushed::Activated {
+            version: "v1".into(),
+            previous: None
+        }
+    );
+    let mut v2_doc = v1_doc.clone();
+    v2_doc.version = "two".into();
+    v2_doc
+        .lookups
+        .get_mut("crm")
+        .unwrap()
+        .rows
+        .insert("origin".into(), serde_json::json!("Email"));
+    let p = ops::push(&*store, &v2_doc, &Sources::default(), &actor("bo"), "")
+        .await
+        .unwrap();
+    assert_eq!(
+        p,
+        Pushed::Activated {
+            version: "v2".into(),
+            previous: Some("v1".into())
+        }
+    );
+    // The same document again changes nothing.
+    let p = ops::push(&*store, &v2_doc, &Sources::default(), &actor("bo"), "")
+        .await
+        .unwrap();
+    assert_eq!(
+        p,
+        Pushed::Unchanged {
+            version: "v2".into()
+        }
+    );
+    // A warm function sees the new active version (refresh interval 0 here).
+    let (spec, changed) = specs.current().await.unwrap();
+    assert_eq!(spec.version, "v2");
+    assert!(changed.is_some());
+    assert_eq!(spec.lookup("crm", "origin").unwrap(), "Email");
+    // Pinned versions stay readable.
+    assert_eq!(
+        specs
+            .pinned(Some("v1"))
+            .await
+            .unwrap()
+            .lookup("crm", "origin")
+            .unwrap(),
+        "Web"
+    );
+
+    // An activation that raced another loses and says so.
+    let stale = AuditEntry {
+        at: now().to_rfc3339(),
+        by: "cy".into(),
+        action: "activate".into(),
+        version: "v1".into(),
+        from: Some("v1".into()),
+        note: String::new(),
+    };
+    match store.activate("v1", Some("v1"), &stale).await {
+        Err(SpecStoreError::Conflict { actual, .. }) => assert_eq!(actual.as_deref(), Some("v2")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.active().await.unwrap().unwrap().version, "v2");
+
+    // Rollback: v1 again, audited.
+    let back = ops::rollback(&*store, None, &actor("ana")).await.unwrap();
+    assert_eq!(back, "v1");
+    let history = store.history().await.unwrap();
+    let actions: Vec<(String, String, Option<String>, String)> = history
+        .iter()
+        .map(|e| {
+            (
+                e.action.clone(),
+                e.version.clone(),
+                e.from.clone(),
+                e.by.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("push".into(), "v1".into(), None, "ana".into()),
+            ("activate".into(), "v1".into(), None, "ana".into()),
+            ("push".into(), "v2".into(), None, "bo".into()),
+            (
+                "activate".into(),
+                "v2".into(),
+                Some("v1".into()),
+                "bo".into()
+            ),
+            (
+                "rollback".into(),
+                "v1".into(),
+                Some("v2".into()),
+                "ana".into()
+            ),
+        ]
+    );
+
+    // An invalid version activated behind the tools' back (a hand edit of the table): a cold
+    // start serves the newest valid version before it and says so.
+    let mut bad = v2_doc.clone();
+    bad.rules.get_mut("capture").unwrap().default = "on_delivery".into();
+    let json = serde_json::to_string(&bad).unwrap();
+    let v3 = store
+        .put_version(&json, "x", "bad", "hand", &now().to_rfc3339())
+        .await
+        .unwrap();
+    assert_eq!(v3.id, "v3");
+    let audit = AuditEntry {
+        at: now().to_rfc3339(),
+        by: "hand".into(),
+        action: "activate".into(),
+        version: "v3".into(),
+        from: Some("v1".into()),
+        note: String::new(),
+    };
+    store.activate("v3", Some("v1"), &audit).await.unwrap();
+    let (specs, outcome) = Specs::load(store.clone(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    match outcome {
+        LoadOutcome::FellBack {
+            active,
+            serving,
+            problems,
+        } => {
+            assert_eq!((active.as_str(), serving.as_str()), ("v3", "v2"));
+            assert!(problems.contains("on_delivery"), "{problems}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(specs.active().version, "v2");
 }

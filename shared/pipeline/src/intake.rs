@@ -331,9 +331,10 @@ mod tests {
                 .unwrap();
             assert_eq!(r.state, OrderState::Received);
             assert!(recorded_not_payable(&r));
-            assert_eq!(r.timeline.len(), 2 + usize::from(cancelled), "{status}");
+            assert_eq!(r.timeline.len(), 3 + usize::from(cancelled), "{status}");
             assert_eq!(r.cancel.is_some(), cancelled, "{status}");
-            assert!(r.timeline[1].why.contains("not payable"), "{status}");
+            assert_eq!(r.timeline[1].what, crate::spec_runtime::PINNED, "{status}");
+            assert!(r.timeline[2].why.contains("not payable"), "{status}");
             // A later payable event for the same order does not heal it either.
             let later = intake
                 .order_created(

@@ -261,7 +261,7 @@ fn sample_address() -> Value {
 /// The order part of every context (see `crate::context::order`).
 pub fn sample_order() -> Value {
     json!({
-        "id": "ord_ORD-9", "clarity_id": "ORD-9", "number": "9", "currency": "USD",
+        "id": "ord_ORD-9", "clarity_id": "ORD-9", "currency": "USD",
         "created_at": "2024-06-01T12:00:00Z", "created_date": "2024-06-01",
         "channel": "web", "attributes": {"gift_message": "Happy birthday"},
         "customer": {"id": "C-9", "clarity_id": "C-9", "first_name": "Ľubica", "last_name": "Šťastná",

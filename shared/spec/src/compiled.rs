@@ -178,9 +178,11 @@ impl Spec {
         };
         for (name, m) in &document.mappings {
             if let Some(fields) = &m.fields {
+                // Each field's failure names the field: `@field<i>@<message>`.
                 let body = fields
                     .values()
-                    .map(|e| format!("[{e}]"))
+                    .enumerate()
+                    .map(|(i, e)| format!("(try [{e}] catch error(\"@field{i}@\" + tostring))"))
                     .collect::<Vec<_>>()
                     .join(", ");
                 let names = fields.keys().cloned().collect();
@@ -304,7 +306,18 @@ impl Spec {
                 message: "is a document mapping, not fields".into(),
             });
         };
-        let results = self.run(&entry, *index, ctx)?;
+        let results = self.run(&entry, *index, ctx).map_err(|mut e| {
+            if let Some((i, message)) = e
+                .message
+                .strip_prefix("@field")
+                .and_then(|r| r.split_once('@'))
+                .and_then(|(i, m)| Some((i.parse::<usize>().ok()?, m.to_string())))
+            {
+                e.field = names.get(i).cloned();
+                e.message = message;
+            }
+            e
+        })?;
         let mut out = Map::new();
         for (field, values) in names.iter().zip(results) {
             let Value::Array(mut values) = values else {
@@ -397,8 +410,6 @@ impl Spec {
 fn error_text(e: &jaq_core::Error<Val>) -> String {
     // jaq renders `error("text")` as the JSON string; show the text itself.
     let s = e.to_string();
-    s.strip_prefix("error: ")
-        .unwrap_or(&s)
-        .trim_matches('"')
-        .replace("\\\"", "\"")
+    let s = s.strip_prefix("error: ").unwrap_or(&s);
+    serde_json::from_str::<String>(s).unwrap_or_else(|_| s.to_string())
 }

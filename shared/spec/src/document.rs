@@ -133,7 +133,7 @@ impl Sources {
         None
     }
 
-    /// The text of one file, for a problem found while parsing it.
+    /// The files' names.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.files.iter().map(|(f, _)| f.as_str())
     }
@@ -178,9 +178,12 @@ pub fn load_dir(dir: &Path) -> Result<(SpecDocument, Sources), Problems> {
         .map_err(|e| Problems::one(Problem::file(dir.display().to_string(), e.to_string())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            // The published JSON Schema sits beside the spec; it is not part of it.
+            !name.ends_with(".schema.json")
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
         })
         .collect();
     names.sort();

@@ -127,7 +127,11 @@ pub(crate) fn syntax_error(code: &str) -> String {
         match e {
             Error::Lex(es) => {
                 for (expect, found) in es {
-                    out.push(format!("{} {}", position(code, found), lex_expect(&expect)));
+                    out.push(format!(
+                        "{}: expected {}",
+                        position(code, found),
+                        lex_expect(&expect)
+                    ));
                 }
             }
             Error::Parse(es) => {
@@ -147,6 +151,7 @@ pub(crate) fn syntax_error(code: &str) -> String {
             Error::Io(es) => out.extend(es.into_iter().map(|(_, m)| m)),
         }
     }
+    out.dedup();
     if out.is_empty() {
         "syntax error".into()
     } else {
@@ -155,7 +160,19 @@ pub(crate) fn syntax_error(code: &str) -> String {
 }
 
 fn lex_expect(e: &jaq_core::load::lex::Expect<&str>) -> String {
-    format!("{e:?}")
+    use jaq_core::load::lex::Expect as E;
+    match e {
+        E::Delim("(") | E::Delim("\\(") => "a closing parenthesis".into(),
+        E::Delim("[") => "a closing bracket".into(),
+        E::Delim("{") => "a closing brace".into(),
+        E::Delim("\"") => "a closing quote".into(),
+        E::Delim(other) => format!("the end of `{other}`"),
+        E::Digit => "a digit".into(),
+        E::Ident => "a name".into(),
+        E::Escape => "a string escape sequence".into(),
+        E::Unicode => "a 4-digit hexadecimal code point".into(),
+        _ => "a token".into(),
+    }
 }
 
 /// `line L, column C` of a slice of `code`.

@@ -22,6 +22,7 @@ pub mod lang;
 pub mod natives;
 pub mod ops;
 mod problems;
+pub mod schema;
 pub mod shape;
 pub mod store;
 pub mod validate;

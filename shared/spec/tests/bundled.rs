@@ -30,3 +30,17 @@ fn the_bundled_spec_maps_every_sample() {
         .unwrap();
     assert_eq!(d.policy, "none");
 }
+
+#[test]
+fn the_published_json_schema_is_the_generated_one() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/spec.schema.json");
+    let generated = serde_json::to_string_pretty(&o2c_spec::schema::json_schema()).unwrap() + "\n";
+    if std::env::var_os("O2C_SCHEMA_WRITE").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let published = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        published == generated,
+        "config/spec.schema.json is stale: run `o2c spec schema > config/spec.schema.json` (or O2C_SCHEMA_WRITE=1 cargo test -p o2c-spec)"
+    );
+}

@@ -59,6 +59,8 @@ async fn boot(
     }
     vars.insert("FUNCTION_TIMEOUT_SECS".into(), "10".into());
     vars.insert("SECRET_CACHE_TTL_SECS".into(), "300".into());
+    // A pushed spec version serves the next order at once.
+    vars.insert("SPEC_REFRESH_SECS".into(), "0".into());
     let env = Env::from_pairs(vars);
     let config = FunctionConfig::load(&env, spec.sends_to, spec.consumes, spec.secrets)
         .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
@@ -68,7 +70,51 @@ async fn boot(
     (config, adapters)
 }
 
+/// The local stack's Clarity webhook secret (`infra/local/secrets.local.json`).
+pub fn clarity_secret() -> secrecy::SecretString {
+    let path = o2c_e2e::repo_root().join("infra/local/secrets.local.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    secrecy::SecretString::from(
+        v["ClaritySecret"]["webhook_secret"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
 impl Stack {
+    /// POST a Clarity webhook with these body bytes, signed as Clarity signs it (a fresh
+    /// timestamp each call, as on a redelivery): the status and the JSON answer.
+    pub async fn deliver_clarity(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
+        let signature =
+            o2c_connectors::clarity::webhook::signature_header(&clarity_secret(), &ts, &body);
+        let r = self
+            .http
+            .post(format!("{}/webhooks/clarity", self.webhook_base))
+            .header("content-type", "application/json")
+            .header("x-clarity-event-id", event_id)
+            .header("x-clarity-event-type", event_type)
+            .header("x-clarity-timestamp", &ts)
+            .header("x-clarity-signature", signature)
+            .header("x-clarity-delivery-attempt", "1")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn start(options: Options) -> Stack {
         let sandbox = Sandbox::start();
         let aws = LocalAws::start_with(&sandbox.provision_env());

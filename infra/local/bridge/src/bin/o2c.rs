@@ -95,6 +95,8 @@ enum SpecCmd {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Print the JSON Schema of a spec file (config/spec.schema.json).
+    Schema,
     /// The stage's versions and its audit trail.
     History {
         #[arg(long)]
@@ -444,6 +446,9 @@ async fn run(cli: Cli) -> Result<String, Fail> {
             let (fs, ts) = (store_of(&from).await?, store_of(&to).await?);
             let p = ops::promote(&*fs, &from, &*ts, &actor(by)).await?;
             Ok(pushed(&to, &p))
+        }
+        Top::Spec(SpecCmd::Schema) => {
+            Ok(serde_json::to_string_pretty(&o2c_spec::schema::json_schema()).unwrap_or_default())
         }
         Top::Spec(SpecCmd::History { stage }) => {
             let store = store_of(&stage).await?;
