@@ -9,6 +9,7 @@
 # keeps it); raw results in target/bench-binaries/stack.json.
 # Not run by CI. Loopback only; stops everything it starts.
 #   BENCH_RUNS  cold starts per binary (default 20)
+#   BENCH_NO_REPORT  set: only target/bench-binaries/stack.json (scripts/bench-spec.sh reports it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
@@ -40,5 +41,7 @@ for f in "${names[@]}"; do extra+=(--extra-rust "$f@before=$out/before-target/re
 infra/.venv/bin/python infra/bench/run_stack.py --only coldstart --no-python --functions "$functions" \
   --release-dir "$out/after-target/release" --runs "$runs" "${extra[@]}" --out "$out/stack.json"
 
+# BENCH_NO_REPORT=1: leave BENCHMARKS.md alone (scripts/bench-spec.sh reads stack.json for §7).
+[ -n "${BENCH_NO_REPORT:-}" ] && exit 0
 infra/.venv/bin/python infra/bench/binaries_report.py --stack "$out/stack.json" --after "$after" \
   --build "before=$before"

@@ -433,6 +433,10 @@ BINARIES_START = "<!-- binaries: written by scripts/bench-binaries.sh -->"
 BINARIES_END = "<!-- /binaries -->"
 
 
+SPEC_START = "<!-- spec: written by scripts/bench-spec.sh -->"
+SPEC_END = "<!-- /spec -->"
+
+
 def place_block(out: Path, start_mark: str, end_mark: str, block: str) -> None:
     """Write `block` (which starts with `start_mark` and ends with `end_mark`) into `out`: in place
     of the old one, else before "## Prices used", else at the end. For the sections that other
@@ -510,6 +514,7 @@ def main() -> int:
     # Sections other scripts write (they need no full run): kept as they are.
     lines += kept_block(Path(a.out), ROUTING_START, ROUTING_END)
     lines += kept_block(Path(a.out), BINARIES_START, BINARIES_END)
+    lines += kept_block(Path(a.out), SPEC_START, SPEC_END)
     lines += ["## Prices used", "", f"us-east-1, {PRICES_AS_OF}.", ""]
     for what, src in PRICE_SOURCES:
         lines.append(f"- {what}. Source: {src}.")

@@ -1243,38 +1243,53 @@ async fn spec_versions_push_activate_roll_back_audit_and_fall_back_on_the_table(
         ]
     );
 
-    // An invalid version activated behind the tools' back (a hand edit of the table): a cold
-    // start serves the newest valid version before it and says so.
+    // Versions made invalid behind the tools' back: one edited in the table after it was
+    // pushed (its hash no longer matches), one stored with an unknown policy (as a newer
+    // build might have). A cold start serves the newest valid version before them, says so.
     let mut bad = v2_doc.clone();
     bad.rules.get_mut("capture").unwrap().default = "on_delivery".into();
-    let json = serde_json::to_string(&bad).unwrap();
-    let v3 = store
-        .put_version(&json, "x", "bad", "hand", &now().to_rfc3339())
-        .await
-        .unwrap();
-    assert_eq!(v3.id, "v3");
-    let audit = AuditEntry {
-        at: now().to_rfc3339(),
-        by: "hand".into(),
-        action: "activate".into(),
-        version: "v3".into(),
-        from: Some("v1".into()),
-        note: String::new(),
-    };
-    store.activate("v3", Some("v1"), &audit).await.unwrap();
-    let (specs, outcome) = Specs::load(store.clone(), Duration::from_secs(30))
-        .await
-        .unwrap();
-    match outcome {
-        LoadOutcome::FellBack {
-            active,
-            serving,
-            problems,
-        } => {
-            assert_eq!((active.as_str(), serving.as_str()), ("v3", "v2"));
-            assert!(problems.contains("on_delivery"), "{problems}");
+    let bad_json = serde_json::to_string(&bad).unwrap();
+    let bad_hash = o2c_spec::Spec::compile(bad.clone(), "x").unwrap().hash;
+    let edited = v2_doc.clone();
+    let mut edited_json = serde_json::to_value(&edited).unwrap();
+    edited_json["lookups"]["crm"]["rows"]["origin"] = serde_json::json!("Phone");
+    let good_hash = o2c_spec::Spec::compile(edited, "x").unwrap().hash;
+    for (json, hash, expect) in [
+        (bad_json, bad_hash, "unknown policy \"on_delivery\""),
+        (
+            edited_json.to_string(),
+            good_hash,
+            "does not match its stored hash",
+        ),
+    ] {
+        let current = store.active().await.unwrap().unwrap().version;
+        let v = store
+            .put_version(&json, &hash, "bad", "hand", &now().to_rfc3339())
+            .await
+            .unwrap();
+        let audit = AuditEntry {
+            at: now().to_rfc3339(),
+            by: "hand".into(),
+            action: "activate".into(),
+            version: v.id.clone(),
+            from: Some(current.clone()),
+            note: String::new(),
+        };
+        store.activate(&v.id, Some(&current), &audit).await.unwrap();
+        let (specs, outcome) = Specs::load(store.clone(), Duration::from_secs(30))
+            .await
+            .unwrap();
+        match outcome {
+            LoadOutcome::FellBack {
+                active,
+                serving,
+                problems,
+            } => {
+                assert_eq!((active.as_str(), serving.as_str()), (v.id.as_str(), "v2"));
+                assert!(problems.contains(expect), "{problems}");
+            }
+            other => panic!("{other:?}"),
         }
-        other => panic!("{other:?}"),
+        assert_eq!(specs.active().version, "v2");
     }
-    assert_eq!(specs.active().version, "v2");
 }

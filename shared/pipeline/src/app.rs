@@ -74,7 +74,11 @@ pub async fn clarity_webhook(
     config: FunctionConfig,
     adapters: Adapters,
 ) -> Result<Arc<dyn HttpHandler>, Error> {
-    let secret = secret_json(&config, &adapters, "CLARITY_SECRET_ID").await?;
+    // The spec's active pointer is read while the secret is (one round trip, not two).
+    let (secret, specs) = tokio::try_join!(
+        secret_json(&config, &adapters, "CLARITY_SECRET_ID"),
+        specs(&config, &adapters, "clarity-order-webhook")
+    )?;
     let credentials = ClarityCredentials::from_json(secret.expose_secret())?;
     Ok(Arc::new(ClarityWebhook {
         verifier: credentials.webhook_verifier(),
@@ -83,7 +87,7 @@ pub async fn clarity_webhook(
         clock: Arc::new(SystemClock),
         remember: std::time::Duration::from_secs(7 * 24 * 3600),
         function: "clarity-order-webhook",
-        specs: specs(&config, &adapters, "clarity-order-webhook").await?,
+        specs,
     }))
 }
 
@@ -199,10 +203,13 @@ pub async fn clarity_sync(
     config: FunctionConfig,
     adapters: Adapters,
 ) -> Result<Arc<dyn MessageHandler>, Error> {
-    let secret = secret_json(&config, &adapters, "CLARITY_SECRET_ID").await?;
+    let (secret, specs) = tokio::try_join!(
+        secret_json(&config, &adapters, "CLARITY_SECRET_ID"),
+        specs(&config, &adapters, "clarity-sync")
+    )?;
     let credentials = ClarityCredentials::from_json(secret.expose_secret())?;
     Ok(Arc::new(ClaritySync {
-        specs: specs(&config, &adapters, "clarity-sync").await?,
+        specs,
         store: adapters.store.clone(),
         // Every call bounded by the invocation's deadline.
         clarity: Arc::new(Bounded(ClarityClient::from_credentials(&credentials))),
@@ -215,7 +222,10 @@ pub async fn erp_sync(
     config: FunctionConfig,
     adapters: Adapters,
 ) -> Result<Arc<dyn MessageHandler>, Error> {
-    let erp = secret_json(&config, &adapters, "ERP_SECRET_ID").await?;
+    let (erp, specs) = tokio::try_join!(
+        secret_json(&config, &adapters, "ERP_SECRET_ID"),
+        specs(&config, &adapters, "erp-sync")
+    )?;
     let erp = ErpCredentials::from_json(erp.expose_secret())?;
     let crm = secret_json(&config, &adapters, "CRM_SECRET_ID").await?;
     let crm = CrmCredentials::from_json(crm.expose_secret())?;
@@ -226,7 +236,7 @@ pub async fn erp_sync(
         // Every call bounded by the invocation's deadline.
         erp: Arc::new(Bounded(NetSuiteClient::from_credentials(&erp)?)),
         crm: Arc::new(Bounded(SalesforceClient::from_credentials(&crm))),
-        specs: specs(&config, &adapters, "erp-sync").await?,
+        specs,
         mask,
     }))
 }

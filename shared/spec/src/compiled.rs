@@ -57,6 +57,8 @@ pub struct Spec {
     pub hash: String,
     filter: jaq_core::compile::Filter<jaq_core::Native<D>>,
     entries: BTreeMap<String, (usize, Kind)>,
+    /// The lookup tables, `$__lookups` of every run.
+    lookups: Val,
 }
 
 impl std::fmt::Debug for Spec {
@@ -73,9 +75,9 @@ pub fn mapping_entry(name: &str) -> String {
     format!("mappings.{name}")
 }
 
-/// The jq source of the lookups and functions every expression sees.
-pub fn prelude(doc: &SpecDocument) -> String {
-    let tables: BTreeMap<&String, Value> = doc
+/// The lookup tables as one value (`$__lookups` in the program): built once per version.
+fn lookup_tables(doc: &SpecDocument) -> Value {
+    let tables: Map<String, Value> = doc
         .lookups
         .iter()
         .map(|(k, l)| {
@@ -86,22 +88,25 @@ pub fn prelude(doc: &SpecDocument) -> String {
             );
             t.insert("has_default".into(), Value::Bool(l.default.is_some()));
             t.insert("default".into(), l.default.clone().unwrap_or(Value::Null));
-            (k, Value::Object(t))
+            (k.clone(), Value::Object(t))
         })
         .collect();
+    Value::Object(tables)
+}
+
+/// The global variable holding the lookup tables.
+const LOOKUPS_VAR: &str = "$__lookups";
+
+/// The jq source of the lookup functions and the spec's functions every expression sees.
+pub fn prelude(doc: &SpecDocument) -> String {
     let mut p = String::new();
-    let _ = writeln!(
-        p,
-        "def __lookups: {};",
-        serde_json::to_string(&tables).unwrap_or_default()
-    );
     p.push_str(concat!(
-        "def lookup($t; $k): (__lookups[$t] // error(\"no lookup table \\($t|tojson)\")) as $tab",
+        "def lookup($t; $k): ($__lookups[$t] // error(\"no lookup table \\($t|tojson)\")) as $tab",
         " | ($k|tostring) as $key",
         " | if ($tab.rows | has($key)) then $tab.rows[$key]",
         " elif $tab.has_default then $tab.default",
         " else error(\"lookup \\($t): no row for \\($key|tojson)\") end;\n",
-        "def lookup_table($t): (__lookups[$t] // error(\"no lookup table \\($t|tojson)\")).rows;\n",
+        "def lookup_table($t): ($__lookups[$t] // error(\"no lookup table \\($t|tojson)\")).rows;\n",
     ));
     for f in &doc.functions {
         let _ = writeln!(p, "def {}: {};", f.name, f.body);
@@ -140,6 +145,7 @@ fn compile_program(
         .map_err(|_| crate::lang::syntax_error(program))?;
     Compiler::default()
         .with_funs(funs)
+        .with_global_vars([LOOKUPS_VAR])
         .compile(modules)
         .map_err(|errs| {
             let names: Vec<String> = errs
@@ -178,11 +184,9 @@ impl Spec {
         };
         for (name, m) in &document.mappings {
             if let Some(fields) = &m.fields {
-                // Each field's failure names the field: `@field<i>@<message>`.
                 let body = fields
                     .values()
-                    .enumerate()
-                    .map(|(i, e)| format!("(try [{e}] catch error(\"@field{i}@\" + tostring))"))
+                    .map(|e| format!("[{e}]"))
                     .collect::<Vec<_>>()
                     .join(", ");
                 let names = fields.keys().cloned().collect();
@@ -234,12 +238,14 @@ impl Spec {
             program.push_str("else error(\"no such entry\") end");
         }
         let filter = compile_program(&program)?;
+        let lookups = to_val(&lookup_tables(&document)).map_err(|e| format!("lookups: {e}"))?;
         Ok(Self {
             document,
             version: version.into(),
             hash,
             filter,
             entries,
+            lookups,
         })
     }
 
@@ -250,33 +256,24 @@ impl Spec {
             field,
             message,
         };
-        let input = format!(
-            "[{index},{}]",
-            serde_json::to_string(ctx).map_err(|e| fail(None, e.to_string()))?
-        );
-        let input = jaq_json::read::parse_single(input.as_bytes())
-            .map_err(|e| fail(None, format!("context: {e}")))?;
-        let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new([]));
+        let input: Val = [
+            Val::from(index as isize),
+            to_val(ctx).map_err(|e| fail(None, format!("context: {e}")))?,
+        ]
+        .into_iter()
+        .collect();
+        let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new([self.lookups.clone()]));
         let mut out = self.filter.id.run((ctx, input)).map(unwrap_valr);
         let first = match out.next() {
             Some(Ok(v)) => v,
             Some(Err(e)) => return Err(fail(None, error_text(&e))),
             None => return Err(fail(None, "gave no value".into())),
         };
-        let text = first.to_string();
-        if text.len() > MAX_RESULT_BYTES {
-            return Err(fail(
-                None,
-                format!(
-                    "result is {} bytes, over the {MAX_RESULT_BYTES} limit",
-                    text.len()
-                ),
-            ));
-        }
-        match serde_json::from_str::<Value>(&text) {
+        let mut budget = MAX_RESULT_BYTES;
+        match from_val(&first, &mut budget) {
             Ok(Value::Array(a)) => Ok(a),
             Ok(other) => Ok(vec![other]),
-            Err(e) => Err(fail(None, format!("result is not JSON: {e}"))),
+            Err(e) => Err(fail(None, e)),
         }
     }
 
@@ -306,18 +303,11 @@ impl Spec {
                 message: "is a document mapping, not fields".into(),
             });
         };
-        let results = self.run(&entry, *index, ctx).map_err(|mut e| {
-            if let Some((i, message)) = e
-                .message
-                .strip_prefix("@field")
-                .and_then(|r| r.split_once('@'))
-                .and_then(|(i, m)| Some((i.parse::<usize>().ok()?, m.to_string())))
-            {
-                e.field = names.get(i).cloned();
-                e.message = message;
-            }
-            e
-        })?;
+        let results = match self.run(&entry, *index, ctx) {
+            Ok(r) => r,
+            // Rare: find the field that fails, for the message.
+            Err(e) => return Err(self.failing_field(&entry, names, ctx).unwrap_or(e)),
+        };
         let mut out = Map::new();
         for (field, values) in names.iter().zip(results) {
             let Value::Array(mut values) = values else {
@@ -339,6 +329,38 @@ impl Spec {
             }
         }
         Ok(out)
+    }
+
+    /// The first field of a fields mapping that fails on its own, evaluated one by one.
+    fn failing_field(&self, entry: &str, names: &[String], ctx: &Value) -> Option<EvalError> {
+        let mapping = entry.strip_prefix("mappings.")?;
+        let fields = self.document.mappings.get(mapping)?.fields.as_ref()?;
+        let mut program = prelude(&self.document);
+        program.push_str(".[0] as $__i | .[1] | ");
+        for (i, name) in names.iter().enumerate() {
+            let _ = write!(
+                program,
+                "{}if $__i == {i} then [{}] ",
+                if i == 0 { "" } else { "el" },
+                fields.get(name)?
+            );
+        }
+        program.push_str("else null end");
+        let filter = compile_program(&program).ok()?;
+        let single = Spec {
+            document: self.document.clone(),
+            version: self.version.clone(),
+            hash: self.hash.clone(),
+            filter,
+            entries: BTreeMap::new(),
+            lookups: self.lookups.clone(),
+        };
+        names.iter().enumerate().find_map(|(i, name)| {
+            single.run(entry, i, ctx).err().map(|mut e| {
+                e.field = Some(name.clone());
+                e
+            })
+        })
     }
 
     /// A document mapping: its one result.
@@ -405,6 +427,62 @@ impl Spec {
             .clone()
             .ok_or_else(|| fail(format!("no row for {key:?}")))
     }
+}
+
+/// A JSON value as jaq's, without going through text.
+fn to_val(v: &Value) -> Result<Val, serde_json::Error> {
+    use serde::Deserialize;
+    Val::deserialize(v)
+}
+
+/// jaq's value as JSON, without going through text; `budget` bytes of strings and keys at
+/// most (the backstop against a pathological result).
+fn from_val(v: &Val, budget: &mut usize) -> Result<Value, String> {
+    use jaq_json::Num;
+    fn spend(budget: &mut usize, n: usize) -> Result<(), String> {
+        *budget = budget
+            .checked_sub(n + 1)
+            .ok_or_else(|| format!("result is over the {MAX_RESULT_BYTES}-byte limit"))?;
+        Ok(())
+    }
+    Ok(match v {
+        Val::Null => Value::Null,
+        Val::Bool(b) => Value::Bool(*b),
+        Val::Num(Num::Int(i)) => Value::from(*i as i64),
+        Val::Num(Num::BigInt(b)) => b
+            .to_string()
+            .parse()
+            .map(Value::Number)
+            .map_err(|e| format!("{b}: {e}"))?,
+        Val::Num(Num::Dec(d)) => d
+            .parse()
+            .map(Value::Number)
+            .map_err(|e| format!("{d}: {e}"))?,
+        Val::Num(Num::Float(f)) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        Val::TStr(b) | Val::BStr(b) => {
+            spend(budget, b.len())?;
+            Value::String(String::from_utf8_lossy(b).into_owned())
+        }
+        Val::Arr(a) => Value::Array(
+            a.iter()
+                .map(|x| from_val(x, budget))
+                .collect::<Result<_, _>>()?,
+        ),
+        Val::Obj(o) => {
+            let mut m = Map::new();
+            for (k, x) in o.iter() {
+                let key = match k {
+                    Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => other.to_string(),
+                };
+                spend(budget, key.len())?;
+                m.insert(key, from_val(x, budget)?);
+            }
+            Value::Object(m)
+        }
+    })
 }
 
 fn error_text(e: &jaq_core::Error<Val>) -> String {

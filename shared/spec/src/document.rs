@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+#[cfg(feature = "files")]
 use std::path::Path;
 
 use crate::problems::{Problem, Problems};
@@ -172,6 +173,7 @@ fn find_key(lines: &[&str], from: usize, parent_indent: Option<usize>, key: &str
     None
 }
 
+#[cfg(feature = "files")]
 /// Read every `*.yaml`/`*.yml`/`*.json` file of `dir` (sorted by name) and merge them.
 pub fn load_dir(dir: &Path) -> Result<(SpecDocument, Sources), Problems> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -196,6 +198,7 @@ pub fn load_dir(dir: &Path) -> Result<(SpecDocument, Sources), Problems> {
     parse_files(files)
 }
 
+#[cfg(feature = "files")]
 /// Merge already-read files (name, text): what [`load_dir`] does after reading.
 pub fn parse_files(files: Vec<(String, String)>) -> Result<(SpecDocument, Sources), Problems> {
     let sources = Sources { files };

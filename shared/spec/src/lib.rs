@@ -39,6 +39,7 @@ use std::sync::{Arc, OnceLock};
 pub const BUNDLED: &str = "bundled";
 
 /// The bundled spec's files, as `o2c spec validate config/` reads them.
+#[cfg(feature = "files")]
 pub const BUNDLED_FILES: &[(&str, &str)] = &[
     (
         "config/lookups.yaml",
@@ -54,7 +55,11 @@ pub const BUNDLED_FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The bundled spec as JSON (build.rs merges `config/*.yaml`).
+pub const BUNDLED_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/bundled.json"));
+
 /// Parse, validate and compile a set of files under the version id `version`.
+#[cfg(feature = "files")]
 pub fn from_files(files: Vec<(String, String)>, version: &str) -> Result<Spec, Problems> {
     let (doc, sources) = document::parse_files(files)?;
     let problems = validate(&doc, &sources, &[]);
@@ -64,28 +69,49 @@ pub fn from_files(files: Vec<(String, String)>, version: &str) -> Result<Spec, P
     Spec::compile(doc, version).map_err(|e| Problems::one(Problem::file("spec", e)))
 }
 
-/// Validate and compile a stored (JSON) document.
-pub fn from_json(json: &str, version: &str) -> Result<Spec, Problems> {
+fn parse_json(json: &str) -> Result<SpecDocument, Problems> {
     let value: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Problems::one(Problem::file("spec", format!("not JSON: {e}"))))?;
-    let sources = document::Sources::default();
-    let doc = document::from_value(value, &sources)?;
-    let problems = validate(&doc, &sources, &[]);
+    document::from_value(value, &document::Sources::default())
+}
+
+/// Validate and compile a stored (JSON) document: what `push`, `rollback` and the tools do.
+pub fn from_json(json: &str, version: &str) -> Result<Spec, Problems> {
+    let doc = parse_json(json)?;
+    let problems = validate(&doc, &document::Sources::default(), &[]);
     if !problems.is_empty() {
         return Err(problems);
     }
     Spec::compile(doc, version).map_err(|e| Problems::one(Problem::file("spec", e)))
 }
 
+/// Compile a stored version at a function's start: it was validated when pushed, so only what
+/// can have changed since is checked — the document against the hash stored with it (a hand
+/// edit of the table), and that this build still compiles it.
+pub fn load_stored(json: &str, version: &str, hash: &str) -> Result<Spec, Problems> {
+    let doc = parse_json(json)?;
+    let problems = validate::structure(&doc);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let spec = Spec::compile(doc, version).map_err(|e| Problems::one(Problem::file("spec", e)))?;
+    if spec.hash != hash {
+        return Err(Problems::one(Problem::file(
+            "spec",
+            format!(
+                "version {version} does not match its stored hash ({} ≠ {hash}): changed outside `o2c spec push`",
+                spec.hash
+            ),
+        )));
+    }
+    Ok(spec)
+}
+
 /// The bundled spec, compiled once per process.
 pub fn bundled() -> Arc<Spec> {
     static SPEC: OnceLock<Arc<Spec>> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let files = BUNDLED_FILES
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect();
-        let (doc, _) = document::parse_files(files).expect("the bundled spec parses (tested)");
+        let doc = parse_json(BUNDLED_JSON).expect("the bundled spec parses (tested)");
         Arc::new(Spec::compile(doc, BUNDLED).expect("the bundled spec compiles (tested)"))
     })
     .clone()

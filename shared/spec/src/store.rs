@@ -126,7 +126,7 @@ impl std::fmt::Debug for Specs {
 }
 
 fn compile(v: &StoredVersion) -> Result<Spec, Problems> {
-    crate::from_json(&v.document, &v.id)
+    crate::load_stored(&v.document, &v.id, &v.hash)
 }
 
 /// The active version, or the newest valid one before it when it is invalid.

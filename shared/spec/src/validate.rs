@@ -354,6 +354,50 @@ pub fn validate(doc: &SpecDocument, sources: &Sources, samples: &[(String, Value
     v.problems
 }
 
+/// What a function checks of a stored version at start, besides compiling it (cheap: no
+/// expression is parsed or run): every mapping, rule, lookup and row the code needs is there,
+/// and every policy is one the code offers.
+pub fn structure(doc: &SpecDocument) -> Problems {
+    let mut p = Problems::default();
+    let mut add = |path: String, m: String| p.push(Problem::at("spec", 0, &path, m));
+    for info in catalog::MAPPINGS {
+        match doc.mappings.get(info.name) {
+            None => add(format!("mappings.{}", info.name), "is missing".into()),
+            Some(m) if (info.form == Form::Fields) != m.fields.is_some() => add(
+                format!("mappings.{}", info.name),
+                "has the wrong form".into(),
+            ),
+            Some(_) => {}
+        }
+    }
+    for info in catalog::RULES {
+        let Some(r) = doc.rules.get(info.name) else {
+            add(format!("rules.{}", info.name), "is missing".into());
+            continue;
+        };
+        for policy in std::iter::once(&r.default).chain(r.when.iter().map(|c| &c.then)) {
+            if !info.policies.contains(&policy.as_str()) {
+                add(
+                    format!("rules.{}", info.name),
+                    format!("unknown policy {policy:?}"),
+                );
+            }
+        }
+    }
+    for (name, keys) in catalog::LOOKUPS {
+        for k in *keys {
+            if !doc
+                .lookups
+                .get(*name)
+                .is_some_and(|l| l.rows.contains_key(*k))
+            {
+                add(format!("lookups.{name}.rows.{k}"), "is missing".into());
+            }
+        }
+    }
+    p
+}
+
 /// Does `code` call the function `name` (a whole word not preceded by `.` or `$`)?
 fn calls(code: &str, name: &str) -> bool {
     let bytes = code.as_bytes();

@@ -44,3 +44,13 @@ fn the_published_json_schema_is_the_generated_one() {
         "config/spec.schema.json is stale: run `o2c spec schema > config/spec.schema.json` (or O2C_SCHEMA_WRITE=1 cargo test -p o2c-spec)"
     );
 }
+
+#[test]
+fn the_functions_bundled_json_is_the_config_directory() {
+    let (doc, _) = document::parse_files(files()).unwrap();
+    let bundled = o2c_spec::bundled();
+    assert_eq!(
+        bundled.document, doc,
+        "build.rs merges config/*.yaml as parse_files does"
+    );
+}
