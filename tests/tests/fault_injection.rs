@@ -177,7 +177,7 @@ async fn hundreds_of_orders_under_crashes_and_faults_are_charged_exactly_once() 
             );
         }
         if !dead.contains(id) {
-            if let Some(want) = clarity_status_for(r.state) {
+            if let Some(want) = clarity_status_for(&o2c_spec::bundled(), r.state).unwrap() {
                 let have = s.clarity_status(id).await;
                 if have != want.to_string() {
                     clarity_mismatch += 1;

@@ -115,7 +115,7 @@ pub fn preview(spec: &Arc<Spec>, event: &Value, now: Timestamp) -> Result<Value,
         "body": customer_to_clarity(&order),
     })];
     let state = OrderState::Captured;
-    if let Some(status) = status_to_push(state, wire.status) {
+    if let Some(status) = status_to_push(spec, state, wire.status).map_err(err)? {
         accepted.push(json!({
             "system": "clarity", "method": "PATCH", "path": format!("/api/v1/orders/{clarity_id}"),
             "body": {"status": status, "payment": payment_info(&paid, state)},
@@ -138,7 +138,7 @@ pub fn preview(spec: &Arc<Spec>, event: &Value, now: Timestamp) -> Result<Value,
         Some(&PaymentOutcome::RejectedByFraud),
     )
     .map_err(err)?;
-    if let Some(status) = status_to_push(OrderState::Rejected, wire.status) {
+    if let Some(status) = status_to_push(spec, OrderState::Rejected, wire.status).map_err(err)? {
         rejected.push(json!({
             "system": "clarity", "method": "PATCH", "path": format!("/api/v1/orders/{clarity_id}"),
             "body": {"status": status, "statusReason": reason},

@@ -85,11 +85,17 @@ impl MessageHandler for ClaritySync {
                 .await
                 .map_err(failure)?;
         }
-        if clarity_status_for(record.state).is_none() {
+        let spec = spec_runtime::for_order(&self.specs, order).await?;
+        if clarity_status_for(&spec, record.state)
+            .map_err(failure)?
+            .is_none()
+        {
             return Ok(());
         }
         let current = self.clarity.get_order(&clarity_id).await.map_err(failure)?;
-        let Some(status) = status_to_push(record.state, current.value.status) else {
+        let Some(status) =
+            status_to_push(&spec, record.state, current.value.status).map_err(failure)?
+        else {
             tracing::info!(state = %record.state, "Clarity already in step");
             return Ok(());
         };
@@ -103,7 +109,6 @@ impl MessageHandler for ClaritySync {
         // What Clarity (and so the shopper) may read: a code and a neutral message from the
         // one table. The detail (route, reason codes, Decision Manager) stays on our timeline.
         let auth = authorization(&record);
-        let spec = spec_runtime::for_order(&self.specs, order).await?;
         let reason = customer_status_reason(
             &spec,
             record.state,

@@ -242,6 +242,47 @@ pub const LOOKUPS: &[(&str, &[&str])] = &[
         ],
     ),
     ("crm", &["case_key_field"]),
+    ("clarity_status_out", STATES),
+];
+
+/// The order states (`o2c_domain::OrderState`), the keys of `clarity_status_out`.
+pub const STATES: &[&str] = &[
+    "Received",
+    "Authorizing",
+    "Authorized",
+    "PendingReview",
+    "Declined",
+    "Rejected",
+    "Capturing",
+    "Captured",
+    "Voiding",
+    "Voided",
+    "Refunding",
+    "PartiallyRefunded",
+    "Refunded",
+    "Disputed",
+    "DisputeWon",
+    "DisputeLost",
+];
+
+/// The Clarity order statuses of the assumed contract (CLARITY_ASSUMED.md §4.5).
+pub const CLARITY_STATUSES: &[&str] = &[
+    "pending_payment",
+    "payment_received",
+    "payment_failed",
+    "on_hold",
+    "processing",
+    "shipped",
+    "completed",
+    "cancelled",
+];
+
+/// Lookups whose values the code reads, with what each value may be.
+pub const LOOKUP_VALUES: &[(&str, &[&str], &[&str])] = &[
+    // (table, allowed keys (empty: any), allowed values besides null)
+    ("clarity_status_out", STATES, CLARITY_STATUSES),
+    ("clarity_status_in", CLARITY_STATUSES, STATES),
+    ("clarity_status", &[], CLARITY_STATUSES),
 ];
 
 pub fn mapping(name: &str) -> Option<&'static MappingInfo> {

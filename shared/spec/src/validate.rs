@@ -169,6 +169,31 @@ pub fn validate(doc: &SpecDocument, sources: &Sources, samples: &[(String, Value
             }
         }
     }
+    for (table, keys, values) in catalog::LOOKUP_VALUES {
+        let Some(l) = doc.lookups.get(*table) else {
+            continue;
+        };
+        let none = String::new();
+        for (k, val) in l.rows.iter().chain(l.default.as_ref().map(|d| (&none, d))) {
+            let path = if k.is_empty() {
+                format!("lookups.{table}.default")
+            } else {
+                format!("lookups.{table}.rows.{k}")
+            };
+            if !k.is_empty() && !keys.is_empty() && !keys.contains(&k.as_str()) {
+                v.add(&path, format!("is not one of: {}", keys.join(", ")));
+            }
+            let ok = val.is_null() || val.as_str().is_some_and(|s| values.contains(&s));
+            // The inbound status table may name `other` (never charged).
+            let ok = ok || (*table == "clarity_status" && val.as_str() == Some("other"));
+            if !ok {
+                v.add(
+                    &path,
+                    format!("{val}: must be null or one of: {}", values.join(", ")),
+                );
+            }
+        }
+    }
     if let Some(reasons) = doc.lookups.get("customer_reasons") {
         for (code, text) in &reasons.rows {
             let path = format!("lookups.customer_reasons.rows.{code}");

@@ -231,7 +231,7 @@ pub async fn check(s: &Stack, orders: &[(String, Expectation)]) -> Report {
                     .collect::<Vec<_>>()
             );
         }
-        if let Some(want) = clarity_status_for(rec.state) {
+        if let Some(want) = clarity_status_for(&o2c_spec::bundled(), rec.state).unwrap() {
             let have = s.clarity_status(id).await;
             if have != want.to_string() {
                 r.clarity_mismatch += 1;

@@ -9,7 +9,8 @@
 //! * [`order_to_clarity`], [`address_to_clarity`], [`customer_to_clarity`],
 //!   [`payment_info`]: canonical → Clarity bodies (E2 payment info, E4 customer).
 //! * [`refund_from_return`]: a `return.requested` request → a canonical [`Refund`].
-//! * [`STATUS_MAP`]: the **one** Clarity ⇄ domain status table (`CLARITY_ASSUMED.md` §4.5).
+//! * [`clarity_status_for`], [`domain_state_for`]: the Clarity ⇄ domain status table, the
+//!   spec's `clarity_status_out` / `clarity_status_in` lookups (`CLARITY_ASSUMED.md` §4.5).
 //! * [`CUSTOMER_REASONS`]: the **one** table of what Clarity's `statusReason` may speak of (a
 //!   short code; the shopper-safe message is the spec's; the detail stays on our timeline).
 
@@ -34,58 +35,81 @@ use crate::clarity::events::ReturnRequest;
 // Status table
 // ---------------------------------------------------------------------------------------------
 
-/// Which way a row of [`STATUS_MAP`] is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Domain → Clarity (what to PATCH) and Clarity → domain.
-    Both,
-    /// Only what to PATCH when the order is in this domain state.
-    ToClarity,
-    /// Only how to read this Clarity status.
-    FromClarity,
-}
-
 use ClarityStatus as C;
-use Direction::{Both, FromClarity, ToClarity};
 use OrderState as S;
 
-/// The one Clarity ⇄ domain status table (`CLARITY_ASSUMED.md` §A6; CEF keys in its last column).
-///
-/// Domain states with no `ToClarity`/`Both` row (`Voiding`, `Refunding`, `PartiallyRefunded`,
-/// `Refunded`) leave Clarity's status alone: Clarity has no word for them, and the fulfilment
-/// statuses (`processing`, `shipped`, `completed`) belong to the merchant. Those fulfilment
-/// statuses read as `Captured`: payment is settled.
-///
-/// Disputes (chargebacks) are `ToClarity` only — Clarity's `on_hold`, `payment_received` and
-/// `payment_failed` already read as other states:
-/// - `Disputed → on_hold`: stop fulfilment while the issuer holds the funds (the reason text
-///   says which chargeback).
-/// - `DisputeWon → payment_received`: the funds came back, the payment stands, fulfilment may
-///   resume (from `on_hold`, Clarity allows only `payment_received`, not `processing`).
-/// - `DisputeLost → payment_failed`: the funds went back to the cardholder, so the order is
-///   unpaid. Not `cancelled` (terminal, and wrong for goods already sent) and not `on_hold`
-///   forever: `payment_failed` blocks fulfilment and still lets the merchant collect again
-///   (`pending_payment`) or cancel.
-///
-/// `CLARITY_ASSUMED.md` §4.5 allows none of these from `shipped`/`completed`/`cancelled` (see
-/// [`clarity_transition_allowed`]): a chargeback on a shipped order cannot move its status.
-pub const STATUS_MAP: &[(OrderState, ClarityStatus, Direction)] = &[
-    (S::Received, C::PendingPayment, Both),
-    (S::Authorizing, C::PendingPayment, ToClarity),
-    (S::Authorized, C::PendingPayment, ToClarity),
-    (S::Capturing, C::PendingPayment, ToClarity),
-    (S::PendingReview, C::OnHold, Both),
-    (S::Declined, C::PaymentFailed, Both),
-    (S::Rejected, C::PaymentFailed, ToClarity),
-    (S::Captured, C::PaymentReceived, Both),
-    (S::Captured, C::Processing, FromClarity),
-    (S::Captured, C::Shipped, FromClarity),
-    (S::Captured, C::Completed, FromClarity),
-    (S::Voided, C::Cancelled, Both),
-    (S::Disputed, C::OnHold, ToClarity),
-    (S::DisputeWon, C::PaymentReceived, ToClarity),
-    (S::DisputeLost, C::PaymentFailed, ToClarity),
-];
+// The Clarity ⇄ domain status table is the spec's (`config/lookups.yaml`):
+// `clarity_status_out` (the status an order in each domain state should show, `null` = leave
+// Clarity's alone) and `clarity_status_in` (the domain state each Clarity status means). The
+// bundled rows (CLARITY_ASSUMED.md §A6):
+//
+// - `Voiding`, `Refunding`, `PartiallyRefunded`, `Refunded` leave Clarity's status alone:
+//   Clarity has no word for them, and the fulfilment statuses (`processing`, `shipped`,
+//   `completed`) belong to the merchant; those read as `Captured`: payment is settled.
+// - Disputes are out only: `Disputed → on_hold` (stop fulfilment while the issuer holds the
+//   funds), `DisputeWon → payment_received` (from `on_hold` Clarity allows only that),
+//   `DisputeLost → payment_failed` (unpaid; not `cancelled`, terminal and wrong for goods sent).
+//   §4.5 allows none of these from `shipped`/`completed`/`cancelled` (see
+//   [`clarity_transition_allowed`]): a chargeback on a shipped order cannot move its status.
+
+fn spec_lookup_error(e: o2c_spec::EvalError) -> MappingError {
+    super::netsuite::spec_error(e)
+}
+
+/// A Clarity status name as the contract knows it (not `other`).
+fn known_status(table: &str, v: &serde_json::Value) -> Result<ClarityStatus, MappingError> {
+    let s = v.as_str().unwrap_or_default();
+    ClarityStatus::ALL
+        .into_iter()
+        .find(|c| c.to_string() == s)
+        .ok_or_else(|| {
+            MappingError::invalid(
+                format!("spec lookups.{table}"),
+                &v.to_string(),
+                "is not a Clarity status",
+            )
+        })
+}
+
+/// The Clarity status an order in `state` should show (lookup `clarity_status_out`), or `None`
+/// to leave it alone.
+pub fn clarity_status_for(
+    spec: &Spec,
+    state: OrderState,
+) -> Result<Option<ClarityStatus>, MappingError> {
+    let v = spec
+        .lookup("clarity_status_out", state.as_str())
+        .map_err(spec_lookup_error)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    known_status("clarity_status_out", &v).map(Some)
+}
+
+/// The domain state a Clarity status means (lookup `clarity_status_in`), if any.
+pub fn domain_state_for(
+    spec: &Spec,
+    status: ClarityStatus,
+) -> Result<Option<OrderState>, MappingError> {
+    let v = spec
+        .lookup("clarity_status_in", &status.to_string())
+        .map_err(spec_lookup_error)?;
+    if v.is_null() {
+        return Ok(None);
+    }
+    let name = v.as_str().unwrap_or_default();
+    OrderState::ALL
+        .into_iter()
+        .find(|s| s.as_str() == name)
+        .map(Some)
+        .ok_or_else(|| {
+            MappingError::invalid(
+                "spec lookups.clarity_status_in",
+                &v.to_string(),
+                "is not an order state",
+            )
+        })
+}
 
 /// Clarity's allowed status changes (`CLARITY_ASSUMED.md` §A6); any other change answers 409
 /// `invalid_status_transition`, and setting the current status again is a no-op.
@@ -131,22 +155,6 @@ pub fn clarity_transition_allowed(from: ClarityStatus, to: ClarityStatus) -> boo
             .any(|(f, tos)| *f == from && tos.contains(&to))
 }
 
-/// The Clarity status an order in `state` should show, or `None` to leave it alone.
-pub fn clarity_status_for(state: OrderState) -> Option<ClarityStatus> {
-    STATUS_MAP
-        .iter()
-        .find(|(s, _, d)| *s == state && *d != FromClarity)
-        .map(|(_, c, _)| *c)
-}
-
-/// The domain state a Clarity status means.
-pub fn domain_state_for(status: ClarityStatus) -> Option<OrderState> {
-    STATUS_MAP
-        .iter()
-        .find(|(_, c, d)| *c == status && *d != ToClarity)
-        .map(|(s, _, _)| *s)
-}
-
 /// May an order that arrives with this Clarity status start a payment (`order.created`, the
 /// catch-up)? The **one** rule; everything else is recorded and acknowledged, never charged.
 ///
@@ -166,13 +174,15 @@ pub fn is_payable(status: ClarityStatus) -> bool {
 /// nothing should change (no mapping, or Clarity already shows something that means the same
 /// domain state, e.g. `shipped` for `Captured`; pushing `payment_received` then would move the
 /// order backwards).
-pub fn status_to_push(state: OrderState, current: ClarityStatus) -> Option<ClarityStatus> {
-    let wanted = clarity_status_for(state)?;
-    if wanted == current || domain_state_for(current) == Some(state) {
-        None
-    } else {
-        Some(wanted)
-    }
+pub fn status_to_push(
+    spec: &Spec,
+    state: OrderState,
+    current: ClarityStatus,
+) -> Result<Option<ClarityStatus>, MappingError> {
+    let Some(wanted) = clarity_status_for(spec, state)? else {
+        return Ok(None);
+    };
+    Ok((wanted != current && domain_state_for(spec, current)? != Some(state)).then_some(wanted))
 }
 
 // ---------------------------------------------------------------------------------------------

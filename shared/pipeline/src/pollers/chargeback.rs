@@ -724,6 +724,7 @@ impl ChargebackPoller {
         target: OrderState,
     ) -> Result<String, String> {
         let reason = customer_status_reason(spec, target, None).map_err(|e| e.to_string())?;
+        let wanted = clarity_status_for(spec, target).map_err(|e| e.to_string())?;
         let id = order
             .external
             .clarity
@@ -748,15 +749,14 @@ impl ChargebackPoller {
                 .await
                 .map_err(|e| e.to_string())?;
             let have = current.value.status;
-            let status = clarity_status_for(target)
-                .filter(|w| *w != have && clarity_transition_allowed(have, *w));
+            let status = wanted.filter(|w| *w != have && clarity_transition_allowed(have, *w));
             let metadata_set = current
                 .value
                 .metadata
                 .as_ref()
                 .is_some_and(|m| metadata.iter().all(|(k, v)| m.get(k) == Some(v)));
             if status.is_none() && metadata_set {
-                return Ok(describe(have, clarity_status_for(target)));
+                return Ok(describe(have, wanted));
             }
             let patch = OrderPatch {
                 status,
@@ -776,9 +776,7 @@ impl ChargebackPoller {
                 .patch_order(&id, &patch, Some(current.version), key.as_deref())
                 .await
             {
-                Ok(updated) => {
-                    return Ok(describe(updated.value.status, clarity_status_for(target)))
-                }
+                Ok(updated) => return Ok(describe(updated.value.status, wanted)),
                 Err(e) if e.is_conflict() => continue,
                 Err(e) => return Err(e.to_string()),
             }

@@ -366,13 +366,16 @@ fn windows_overlap_the_cursor_and_stop_at_the_maximum_lookback() {
 #[test]
 fn disputes_are_in_the_one_status_table_and_respect_clarity_transitions() {
     use ClarityStatus as C;
-    assert_eq!(clarity_status_for(OrderState::Disputed), Some(C::OnHold));
     assert_eq!(
-        clarity_status_for(OrderState::DisputeWon),
+        clarity_status_for(&o2c_spec::bundled(), OrderState::Disputed).unwrap(),
+        Some(C::OnHold)
+    );
+    assert_eq!(
+        clarity_status_for(&o2c_spec::bundled(), OrderState::DisputeWon).unwrap(),
         Some(C::PaymentReceived)
     );
     assert_eq!(
-        clarity_status_for(OrderState::DisputeLost),
+        clarity_status_for(&o2c_spec::bundled(), OrderState::DisputeLost).unwrap(),
         Some(C::PaymentFailed)
     );
     assert!(clarity_transition_allowed(C::PaymentReceived, C::OnHold));

@@ -267,7 +267,7 @@ fn only_pending_payment_is_payable_the_status_that_reads_as_received() {
     for s in ClarityStatus::ALL.into_iter().chain([ClarityStatus::Other]) {
         assert_eq!(
             is_payable(s),
-            domain_state_for(s) == Some(OrderState::Received),
+            domain_state_for(&o2c_spec::bundled(), s).unwrap() == Some(OrderState::Received),
             "{s}"
         );
     }
@@ -275,75 +275,99 @@ fn only_pending_payment_is_payable_the_status_that_reads_as_received() {
 
 #[test]
 fn the_status_table_is_one_consistent_table() {
-    // Every domain state maps to at most one Clarity status, every Clarity status reads as
-    // exactly one domain state.
+    // The spec's table: every domain state has a row (a status or none), every Clarity status
+    // reads as exactly one domain state.
+    let spec = o2c_spec::bundled();
     for s in OrderState::ALL {
-        let rows = STATUS_MAP
-            .iter()
-            .filter(|(st, _, d)| *st == s && *d != Direction::FromClarity)
-            .count();
-        assert!(rows <= 1, "{s}");
+        assert!(clarity_status_for(&spec, s).is_ok(), "{s}");
     }
     for c in ClarityStatus::ALL {
-        let rows = STATUS_MAP
-            .iter()
-            .filter(|(_, cs, d)| *cs == c && *d != Direction::ToClarity)
-            .count();
-        assert_eq!(rows, 1, "{c}");
+        assert!(domain_state_for(&spec, c).unwrap().is_some(), "{c}");
     }
     assert_eq!(
-        clarity_status_for(OrderState::Received),
+        clarity_status_for(&o2c_spec::bundled(), OrderState::Received).unwrap(),
         Some(ClarityStatus::PendingPayment)
     );
     assert_eq!(
-        clarity_status_for(OrderState::PendingReview),
+        clarity_status_for(&o2c_spec::bundled(), OrderState::PendingReview).unwrap(),
         Some(ClarityStatus::OnHold)
     );
     assert_eq!(
-        clarity_status_for(OrderState::Declined),
+        clarity_status_for(&o2c_spec::bundled(), OrderState::Declined).unwrap(),
         Some(ClarityStatus::PaymentFailed)
     );
     assert_eq!(
-        clarity_status_for(OrderState::Rejected),
+        clarity_status_for(&o2c_spec::bundled(), OrderState::Rejected).unwrap(),
         Some(ClarityStatus::PaymentFailed)
     );
     assert_eq!(
-        clarity_status_for(OrderState::Captured),
+        clarity_status_for(&o2c_spec::bundled(), OrderState::Captured).unwrap(),
         Some(ClarityStatus::PaymentReceived)
     );
     assert_eq!(
-        clarity_status_for(OrderState::Voided),
+        clarity_status_for(&o2c_spec::bundled(), OrderState::Voided).unwrap(),
         Some(ClarityStatus::Cancelled)
     );
-    assert_eq!(clarity_status_for(OrderState::Refunding), None);
     assert_eq!(
-        domain_state_for(ClarityStatus::Shipped),
+        clarity_status_for(&o2c_spec::bundled(), OrderState::Refunding).unwrap(),
+        None
+    );
+    assert_eq!(
+        domain_state_for(&o2c_spec::bundled(), ClarityStatus::Shipped).unwrap(),
         Some(OrderState::Captured)
     );
     assert_eq!(
-        domain_state_for(ClarityStatus::PendingPayment),
+        domain_state_for(&o2c_spec::bundled(), ClarityStatus::PendingPayment).unwrap(),
         Some(OrderState::Received)
     );
-    assert_eq!(domain_state_for(ClarityStatus::Other), None);
+    assert_eq!(
+        domain_state_for(&o2c_spec::bundled(), ClarityStatus::Other).unwrap(),
+        None
+    );
     // Pushing never moves a fulfilled order back.
     assert_eq!(
-        status_to_push(OrderState::Captured, ClarityStatus::Shipped),
+        status_to_push(
+            &o2c_spec::bundled(),
+            OrderState::Captured,
+            ClarityStatus::Shipped
+        )
+        .unwrap(),
         None
     );
     assert_eq!(
-        status_to_push(OrderState::Captured, ClarityStatus::PaymentReceived),
+        status_to_push(
+            &o2c_spec::bundled(),
+            OrderState::Captured,
+            ClarityStatus::PaymentReceived
+        )
+        .unwrap(),
         None
     );
     assert_eq!(
-        status_to_push(OrderState::Captured, ClarityStatus::PendingPayment),
+        status_to_push(
+            &o2c_spec::bundled(),
+            OrderState::Captured,
+            ClarityStatus::PendingPayment
+        )
+        .unwrap(),
         Some(ClarityStatus::PaymentReceived)
     );
     assert_eq!(
-        status_to_push(OrderState::PendingReview, ClarityStatus::PendingPayment),
+        status_to_push(
+            &o2c_spec::bundled(),
+            OrderState::PendingReview,
+            ClarityStatus::PendingPayment
+        )
+        .unwrap(),
         Some(ClarityStatus::OnHold)
     );
     assert_eq!(
-        status_to_push(OrderState::Refunded, ClarityStatus::Completed),
+        status_to_push(
+            &o2c_spec::bundled(),
+            OrderState::Refunded,
+            ClarityStatus::Completed
+        )
+        .unwrap(),
         None
     );
 }
@@ -557,7 +581,7 @@ fn customer_reasons_are_one_table_of_shopper_safe_messages() {
     // Every state Clarity shows as a failure or hold has a reason.
     for s in OrderState::ALL {
         if matches!(
-            clarity_status_for(s),
+            clarity_status_for(&o2c_spec::bundled(), s).unwrap(),
             Some(C::PaymentFailed | C::OnHold | C::Cancelled)
         ) {
             assert!(
@@ -574,4 +598,66 @@ fn customer_reasons_are_one_table_of_shopper_safe_messages() {
             .as_deref(),
         Some("order_review: The order is under review.")
     );
+}
+
+/// The bundled spec's `clarity_status_out` / `clarity_status_in` reproduce the table the code
+/// held before the spec (STATUS_MAP at 151aa02, copied here as the oracle): the same status to
+/// push for every domain state and every status Clarity may show.
+#[test]
+fn the_bundled_status_lookups_reproduce_the_former_table() {
+    use ClarityStatus as C;
+    use OrderState as S;
+    #[derive(PartialEq)]
+    enum D {
+        Both,
+        Out,
+        In,
+    }
+    let former: &[(OrderState, ClarityStatus, D)] = &[
+        (S::Received, C::PendingPayment, D::Both),
+        (S::Authorizing, C::PendingPayment, D::Out),
+        (S::Authorized, C::PendingPayment, D::Out),
+        (S::Capturing, C::PendingPayment, D::Out),
+        (S::PendingReview, C::OnHold, D::Both),
+        (S::Declined, C::PaymentFailed, D::Both),
+        (S::Rejected, C::PaymentFailed, D::Out),
+        (S::Captured, C::PaymentReceived, D::Both),
+        (S::Captured, C::Processing, D::In),
+        (S::Captured, C::Shipped, D::In),
+        (S::Captured, C::Completed, D::In),
+        (S::Voided, C::Cancelled, D::Both),
+        (S::Disputed, C::OnHold, D::Out),
+        (S::DisputeWon, C::PaymentReceived, D::Out),
+        (S::DisputeLost, C::PaymentFailed, D::Out),
+    ];
+    let out = |s: OrderState| {
+        former
+            .iter()
+            .find(|(st, _, d)| *st == s && *d != D::In)
+            .map(|r| r.1)
+    };
+    let back = |c: ClarityStatus| {
+        former
+            .iter()
+            .find(|(_, cs, d)| *cs == c && *d != D::Out)
+            .map(|r| r.0)
+    };
+    let spec = o2c_spec::bundled();
+    let mut compared = 0;
+    for s in OrderState::ALL {
+        assert_eq!(clarity_status_for(&spec, s).unwrap(), out(s), "{s}");
+        for c in ClarityStatus::ALL.into_iter().chain([C::Other]) {
+            let want = out(s).filter(|w| *w != c && back(c) != Some(s));
+            assert_eq!(
+                status_to_push(&spec, s, c).unwrap(),
+                want,
+                "{s} with Clarity {c}"
+            );
+            compared += 1;
+        }
+    }
+    for c in ClarityStatus::ALL.into_iter().chain([C::Other]) {
+        assert_eq!(domain_state_for(&spec, c).unwrap(), back(c), "{c}");
+    }
+    assert_eq!(compared, 16 * 9);
 }
