@@ -30,7 +30,7 @@ build() { # label ref -> path of the mappings bench binary
     printf '\n[[bench]]\nname = "mappings"\nharness = false\n' >>"$tree/shared/connectors/Cargo.toml"
   echo "==> bench build of $ref ($label)" >&2
   (cd "$tree" && CARGO_TARGET_DIR="$out/$label-target" cargo bench --quiet -p o2c-connectors --bench mappings --no-run \
-    --message-format=json 2>/dev/null | infra/.venv/bin/python -c '
+    --message-format=json 2>/dev/null | "$repo/infra/.venv/bin/python" -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)

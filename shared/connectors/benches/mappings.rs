@@ -1,14 +1,15 @@
 //! One order through every outbound mapping, through the connectors' public mapping functions
 //! (the same calls on a build with hard-coded mappings and on one with the integration spec):
 //! authorization request, NetSuite customer / sales order / deposit / refund / chargeback,
-//! Salesforce fraud and dispute cases, Clarity customer and payment info. Prints JSON;
+//! Salesforce fraud and dispute cases (8 calls; the Clarity bodies changed signature with the
+//! spec and are measured by the engine bench). Prints JSON;
 //! scripts/bench-spec.sh runs it on two commits side by side.
 //!
 //!     cargo bench -p o2c-connectors --bench mappings [-- ROUNDS]
 
 use o2c_connectors::clarity::dto::Order as ClarityOrder;
 use o2c_connectors::cybersource::dto::RiskInformation;
-use o2c_connectors::mapping::clarity::{customer_to_clarity, order_to_canonical, payment_info};
+use o2c_connectors::mapping::clarity::order_to_canonical;
 use o2c_connectors::mapping::cybersource::authorization_request_json;
 use o2c_connectors::mapping::netsuite::{
     chargeback_record, customer_deposit_record, customer_record, customer_refund_record,
@@ -17,7 +18,7 @@ use o2c_connectors::mapping::netsuite::{
 use o2c_connectors::mapping::salesforce::{dispute_case, fraud_case, CrmMapping, FraudAssessment};
 use o2c_domain::ids::{ChargebackId, ExternalIds, PaymentId, RefundId};
 use o2c_domain::model::{Chargeback, ChargebackStatus, Payment, Refund, RefundStatus};
-use o2c_domain::{OrderState, Timestamp};
+use o2c_domain::Timestamp;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -100,15 +101,13 @@ fn main() {
             black_box(
                 dispute_case(&order, &chargeback, Some("Respond by 2026-12-30."), &crm).unwrap(),
             );
-            black_box(customer_to_clarity(&order));
-            black_box(payment_info(&order, OrderState::Captured));
         }
         us.push(t.elapsed().as_secs_f64() * 1e6 / per_round as f64);
     }
     us.sort_by(|a, b| a.total_cmp(b));
     println!(
         "{}",
-        serde_json::json!({"bench": "mappings", "rounds": rounds, "mappings": 10,
+        serde_json::json!({"bench": "mappings", "rounds": rounds, "mappings": 8,
                            "order_all_mappings_us_median": us[us.len() / 2], "order_all_mappings_us_min": us[0]})
     );
 }

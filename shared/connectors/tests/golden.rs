@@ -230,9 +230,10 @@ fn bodies(order: &Order, out: &mut BTreeMap<String, String>) {
             );
         }
     }
+    let spec = o2c_spec::bundled();
     put(
         "clarity.customer",
-        serde_json::to_string(&customer_to_clarity(order)).unwrap(),
+        serde_json::to_string(&customer_to_clarity(&spec, order).unwrap()).unwrap(),
     );
     let captured = with_payment(order, true);
     for state in [
@@ -250,7 +251,7 @@ fn bodies(order: &Order, out: &mut BTreeMap<String, String>) {
     ] {
         put(
             &format!("clarity.payment_info {state}"),
-            serde_json::to_string(&payment_info(&captured, state)).unwrap(),
+            serde_json::to_string(&payment_info(&spec, &captured, state).unwrap()).unwrap(),
         );
         for (name, outcome) in [
             ("none", None),

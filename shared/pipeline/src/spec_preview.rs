@@ -112,13 +112,13 @@ pub fn preview(spec: &Arc<Spec>, event: &Value, now: Timestamp) -> Result<Value,
     let paid = captured(&order);
     let mut accepted = vec![json!({
         "system": "clarity", "method": "PUT", "path": format!("/api/v1/customers/{}", order.customer.external.clarity.clone().unwrap_or_else(|| order.customer.id.to_string())),
-        "body": customer_to_clarity(&order),
+        "body": customer_to_clarity(spec, &order).map_err(err)?,
     })];
     let state = OrderState::Captured;
     if let Some(status) = status_to_push(spec, state, wire.status).map_err(err)? {
         accepted.push(json!({
             "system": "clarity", "method": "PATCH", "path": format!("/api/v1/orders/{clarity_id}"),
-            "body": {"status": status, "payment": payment_info(&paid, state)},
+            "body": {"status": status, "payment": payment_info(spec, &paid, state).map_err(err)?},
             "when": format!("after the capture ({})", order.capture_policy().as_str()),
         }));
     }

@@ -78,14 +78,15 @@ impl MessageHandler for ClaritySync {
             .clarity
             .clone()
             .unwrap_or_else(|| order.id.to_string());
+        let spec = spec_runtime::for_order(&self.specs, order).await?;
         if nudge.cause == "authorize.recorded" {
             // The unified customer profile: Clarity learns the ERP/CRM ids we hold.
+            let customer = customer_to_clarity(&spec, order).map_err(failure)?;
             self.clarity
-                .put_customer(&customer_to_clarity(order), None)
+                .put_customer(&customer, None)
                 .await
                 .map_err(failure)?;
         }
-        let spec = spec_runtime::for_order(&self.specs, order).await?;
         if clarity_status_for(&spec, record.state)
             .map_err(failure)?
             .is_none()
@@ -115,7 +116,7 @@ impl MessageHandler for ClaritySync {
             auth.as_ref().map(|a| &a.result.outcome),
         )
         .map_err(failure)?;
-        let payment = payment_info(order, record.state);
+        let payment = payment_info(&spec, order, record.state).map_err(failure)?;
         let update = self
             .clarity
             .set_status(&clarity_id, status, reason.as_deref(), payment.as_ref())

@@ -20,6 +20,8 @@ pub enum Targets {
     NetSuite(&'static [&'static str]),
     /// Salesforce object fields; custom fields end in `__c`.
     Salesforce(&'static [&'static str]),
+    /// Clarity's fields (the assumed contract): no custom fields.
+    Clarity(&'static [&'static str]),
     /// Checked by the code that reads the result.
     Free,
 }
@@ -30,13 +32,14 @@ impl Targets {
         match self {
             Targets::NetSuite(k) => k.contains(&field) || field.starts_with("cust"),
             Targets::Salesforce(k) => k.contains(&field) || field.ends_with("__c"),
+            Targets::Clarity(k) => k.contains(&field),
             Targets::Free => true,
         }
     }
 
     pub fn known(&self) -> &'static [&'static str] {
         match self {
-            Targets::NetSuite(k) | Targets::Salesforce(k) => k,
+            Targets::NetSuite(k) | Targets::Salesforce(k) | Targets::Clarity(k) => k,
             Targets::Free => &[],
         }
     }
@@ -153,6 +156,40 @@ pub const MAPPINGS: &[MappingInfo] = &[
         targets: Targets::Free,
     },
     MappingInfo {
+        name: "clarity.customer",
+        form: Form::Fields,
+        what: "order → Clarity customer (E4)",
+        sample: sample_order_context,
+        targets: Targets::Clarity(&[
+            "id",
+            "email",
+            "firstName",
+            "lastName",
+            "company",
+            "phone",
+            "billingAddress",
+            "shippingAddress",
+            "externalIds",
+        ]),
+    },
+    MappingInfo {
+        name: "clarity.payment_info",
+        form: Form::Fields,
+        what: "order in a domain state → Clarity payment info (E2)",
+        sample: sample_state_context,
+        targets: Targets::Clarity(&[
+            "processor",
+            "status",
+            "amount",
+            "currency",
+            "transactionId",
+            "reconciliationId",
+            "authorizationCode",
+            "cardBrand",
+            "cardLast4",
+        ]),
+    },
+    MappingInfo {
         name: "erp.customer",
         form: Form::Fields,
         what: "order → NetSuite customer",
@@ -243,6 +280,7 @@ pub const LOOKUPS: &[(&str, &[&str])] = &[
     ),
     ("crm", &["case_key_field"]),
     ("clarity_status_out", STATES),
+    ("clarity_payment_status", STATES),
 ];
 
 /// The order states (`o2c_domain::OrderState`), the keys of `clarity_status_out`.
@@ -283,6 +321,11 @@ pub const LOOKUP_VALUES: &[(&str, &[&str], &[&str])] = &[
     ("clarity_status_out", STATES, CLARITY_STATUSES),
     ("clarity_status_in", CLARITY_STATUSES, STATES),
     ("clarity_status", &[], CLARITY_STATUSES),
+    (
+        "clarity_payment_status",
+        STATES,
+        &["authorized", "captured", "declined", "review", "voided"],
+    ),
 ];
 
 pub fn mapping(name: &str) -> Option<&'static MappingInfo> {
@@ -346,6 +389,11 @@ pub fn sample_fraud_context() -> Value {
            "fraud": {"transaction_id": "7000000000000000001", "decision": "REJECT",
                      "reason": "DECISION_PROFILE_REJECT", "score": "87", "profile": "Default",
                      "rules": [{"name": "Velocity", "decision": "REJECT"}]}})
+}
+
+/// The input of `clarity.payment_info`: the order and its domain state.
+pub fn sample_state_context() -> Value {
+    json!({"order": sample_order(), "state": "Captured"})
 }
 
 /// The input of the order-only rules (`capture`, `erp`).

@@ -68,8 +68,8 @@ const CASES: &[Case] = &[
     Case {
         what: "unknown target field",
         file: "mappings.yaml",
-        from: "      firstName: .order.customer.first_name",
-        to: "      frstName: .order.customer.first_name",
+        from: "      isPerson: 'true'\n      firstName: .order.customer.first_name",
+        to: "      isPerson: 'true'\n      frstName: .order.customer.first_name",
         expect: &["mappings.erp.customer.fields.frstName", "unknown target field"],
     },
     Case {

@@ -377,7 +377,10 @@ fn payment_info_and_customer_bodies() {
     use o2c_domain::ids::PaymentId;
     use o2c_domain::model::Payment;
     let mut o = order_to_canonical(&read(usd_order())).unwrap();
-    assert_eq!(payment_info(&o, OrderState::Received), None);
+    assert_eq!(
+        payment_info(&o2c_spec::bundled(), &o, OrderState::Received).unwrap(),
+        None
+    );
     o.payment = Some(Payment {
         id: PaymentId::new("p1").unwrap(),
         external: ExternalIds {
@@ -391,22 +394,30 @@ fn payment_info_and_customer_bodies() {
         card_brand: Some("visa".into()),
         card_last4: Some("1111".into()),
     });
-    let p = payment_info(&o, OrderState::Authorized).unwrap();
+    let p = payment_info(&o2c_spec::bundled(), &o, OrderState::Authorized)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         serde_json::to_value(&p).unwrap(),
         json!({"processor": "cybersource", "status": "authorized", "amount": "43.00", "currency": "USD",
                "transactionId": "7000000000000000001", "cardBrand": "visa", "cardLast4": "1111"})
     );
     assert_eq!(
-        payment_info(&o, OrderState::PendingReview).unwrap().status,
+        payment_info(&o2c_spec::bundled(), &o, OrderState::PendingReview)
+            .unwrap()
+            .unwrap()
+            .status,
         Some(PaymentStatus::Review)
     );
     assert_eq!(
-        payment_info(&o, OrderState::Rejected).unwrap().status,
+        payment_info(&o2c_spec::bundled(), &o, OrderState::Rejected)
+            .unwrap()
+            .unwrap()
+            .status,
         Some(PaymentStatus::Declined)
     );
 
-    let c = customer_to_clarity(&o);
+    let c = customer_to_clarity(&o2c_spec::bundled(), &o).unwrap();
     let body = serde_json::to_value(&c).unwrap();
     assert_eq!(body["id"], "CUST-7");
     assert_eq!(body["firstName"], "Zoë");

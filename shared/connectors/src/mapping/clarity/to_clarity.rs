@@ -19,73 +19,43 @@ pub fn address_to_clarity(a: &Address, email: Option<&str>) -> wire::Address {
     }
 }
 
-/// The E4 body for an order's customer (full replacement).
-pub fn customer_to_clarity(order: &Order) -> wire::Customer {
-    let c = &order.customer;
-    wire::Customer {
-        id: c
-            .external
-            .clarity
-            .clone()
-            .unwrap_or_else(|| c.id.to_string()),
-        email: c.email.clone(),
-        first_name: c.first_name.clone(),
-        last_name: c.last_name.clone(),
-        company: None,
-        phone: c.phone.clone(),
-        billing_address: Some(address_to_clarity(&order.bill_to, Some(&c.email))),
-        shipping_address: order
-            .ship_to
-            .as_ref()
-            .map(|a| address_to_clarity(a, Some(&c.email))),
-        external_ids: (c.external.erp.is_some() || c.external.crm.is_some()).then(|| {
-            wire::CustomerExternalIds {
-                erp: c.external.erp.clone(),
-                crm: c.external.crm.clone(),
-            }
-        }),
-        created_at: None,
-        updated_at: None,
-        version: None,
-    }
+/// The spec's `clarity.*` fields mapping `name` read as the contract's type `T` (what the code
+/// then sends): a body that does not read as one is a mapping error naming the mapping.
+fn spec_body<T: serde::de::DeserializeOwned>(
+    spec: &Spec,
+    name: &str,
+    ctx: &serde_json::Value,
+) -> Result<T, MappingError> {
+    let fields = spec
+        .map_fields(name, ctx)
+        .map_err(super::super::netsuite::spec_error)?;
+    serde_json::from_value(serde_json::Value::Object(fields)).map_err(|e| {
+        MappingError::invalid(
+            format!("spec {} mappings.{name}", spec.version),
+            "",
+            format!("does not read as Clarity's body: {e}"),
+        )
+    })
 }
 
-/// The E2 `payment` member for an order in `state`: status, amount (captured once captured,
-/// else authorized), Cybersource transaction id, card brand and last four. `None` before any
-/// payment exists.
-pub fn payment_info(order: &Order, state: OrderState) -> Option<PaymentInfo> {
-    let status = match state {
-        S::Received | S::Authorizing => return None,
-        S::Authorized | S::Capturing | S::Voiding => PaymentStatus::Authorized,
-        S::PendingReview => PaymentStatus::Review,
-        S::Declined | S::Rejected => PaymentStatus::Declined,
-        S::Voided => PaymentStatus::Voided,
-        S::Captured
-        | S::Refunding
-        | S::PartiallyRefunded
-        | S::Refunded
-        | S::Disputed
-        | S::DisputeWon
-        | S::DisputeLost => PaymentStatus::Captured,
-    };
-    let p = order.payment.as_ref();
-    let amount = p.map(|p| {
-        if p.captured.is_zero() {
-            p.authorized
-        } else {
-            p.captured
-        }
-    });
-    Some(PaymentInfo {
-        processor: Some("cybersource".into()),
-        status: Some(status),
-        amount: amount.map(|m| m.to_decimal_string()),
-        currency: Some(order.currency().code().to_owned()),
-        transaction_id: p.and_then(|p| p.external.cybersource.clone()),
-        card_brand: p.and_then(|p| p.card_brand.clone()),
-        card_last4: p.and_then(|p| p.card_last4.clone()),
-        ..PaymentInfo::default()
-    })
+/// The order's customer as a Clarity customer (E4), with the ERP and CRM ids we hold: the
+/// spec's `clarity.customer`.
+pub fn customer_to_clarity(spec: &Spec, order: &Order) -> Result<wire::Customer, MappingError> {
+    let ctx = serde_json::json!({"order": o2c_spec::context::order(order)});
+    spec_body(spec, "clarity.customer", &ctx)
+}
+
+/// The payment info Clarity shows for an order in `state` (E2), or `None` when the spec's
+/// `clarity.payment_info` gives no `status` for it (nothing attempted yet).
+pub fn payment_info(
+    spec: &Spec,
+    order: &Order,
+    state: OrderState,
+) -> Result<Option<PaymentInfo>, MappingError> {
+    let ctx =
+        serde_json::json!({"order": o2c_spec::context::order(order), "state": state.as_str()});
+    let info: PaymentInfo = spec_body(spec, "clarity.payment_info", &ctx)?;
+    Ok(info.status.is_some().then_some(info))
 }
 
 /// A canonical order → a Clarity `Order` (fixtures, simulators, round-trip checks). Line ids
