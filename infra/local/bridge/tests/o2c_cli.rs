@@ -103,7 +103,7 @@ async fn validate_push_promote_diff_history_rollback_preview() {
     assert_eq!(r.code, 0);
     assert!(
         r.out
-            .starts_with("valid: config (label 2026-12-07.1; 8 mappings"),
+            .starts_with("valid: config (label 2026-12-07.1; 10 mappings"),
         "{}",
         r.out
     );
