@@ -218,8 +218,9 @@ class ChecksTest(unittest.TestCase):
         at = text.index('name: "erp-poller"')
         end = text.index("}", at)
         block = text[at:end]
-        self.assertIn("sends_to: &[],", block)
-        spec_files[0].write_text(text[:at] + block.replace("sends_to: &[],", "sends_to: &[QueueName::ClaritySync],")
+        self.assertIn("sends_to: &[QueueName::Captures],", block)
+        spec_files[0].write_text(text[:at] + block.replace("sends_to: &[QueueName::Captures],",
+                                                           "sends_to: &[QueueName::Captures, QueueName::ClaritySync],")
                                  + text[end:])
         self.assert_crates_fail(root, "ErpPollerFunction: environment variable CLARITY_SYNC_QUEUE_URL is missing",
                                 "ErpPollerFunction: role lacks sqs:SendMessage on ClaritySyncQueue")
