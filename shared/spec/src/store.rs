@@ -173,9 +173,10 @@ impl Specs {
         store: Option<Arc<dyn SpecStore>>,
         refresh: Duration,
     ) -> Self {
+        // The bundled spec is compiled only when an order pinned to it needs it (`pinned`), not
+        // at cold start when a stored version is active.
         let mut cache = HashMap::new();
         cache.insert(active.version.clone(), active.clone());
-        cache.insert(crate::BUNDLED.to_string(), crate::bundled());
         Self {
             store,
             refresh,
@@ -251,6 +252,9 @@ impl Specs {
         let id = version.unwrap_or(crate::BUNDLED);
         if let Some(s) = self.cache.lock().expect("spec cache").get(id) {
             return Ok(s.clone());
+        }
+        if id == crate::BUNDLED {
+            return Ok(crate::bundled());
         }
         let store = self
             .store
