@@ -294,24 +294,8 @@ impl ErpSync {
                 spec_runtime::describe(skip)
             ),
         );
-        match self
-            .store
-            .update(
-                &record.order.id,
-                Expect::StateVersion {
-                    state: record.state,
-                    version: record.version,
-                },
-                Change::note(entry),
-            )
+        self.write(record, Change::note(entry), "noting the ERP skip")
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(StoreError::ConditionFailed { .. }) => Err(StepFailure::RetryLater(
-                "order changed while noting the ERP skip; will retry".into(),
-            )),
-            Err(e) => Err(StepFailure::RetryLater(e.to_string())),
-        }
     }
 
     /// Write the linked ids onto the order, if they changed. Not while a step holds the order
@@ -344,6 +328,17 @@ impl ErpSync {
             order: Some(order),
             ..Change::note(entry)
         };
+        self.write(record, change, "linking").await
+    }
+
+    /// One write on the order as `record` saw it; a change meanwhile is retried later (the
+    /// upserts before it are idempotent).
+    async fn write(
+        &self,
+        record: &OrderRecord,
+        change: Change,
+        what: &str,
+    ) -> Result<(), StepFailure> {
         match self
             .store
             .update(
@@ -357,9 +352,9 @@ impl ErpSync {
             .await
         {
             Ok(_) => Ok(()),
-            Err(StoreError::ConditionFailed { .. }) => Err(StepFailure::RetryLater(
-                "order changed while linking; will retry".into(),
-            )),
+            Err(StoreError::ConditionFailed { .. }) => Err(StepFailure::RetryLater(format!(
+                "order changed while {what}; will retry"
+            ))),
             Err(e) => Err(StepFailure::RetryLater(e.to_string())),
         }
     }
