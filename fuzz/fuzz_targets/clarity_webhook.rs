@@ -113,6 +113,10 @@ fuzz_target!(|data: &[u8]| {
         ClarityEvent::ReturnRequested {
             request,
             order: Some(order),
+        }
+        | ClarityEvent::ReturnReceived {
+            request,
+            order: Some(order),
         } => {
             if let Ok(o) = order_to_canonical(&order) {
                 if let Ok(refund) = refund_from_return(&request, &o) {

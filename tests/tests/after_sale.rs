@@ -208,10 +208,32 @@ async fn partial_refunds_sum_exactly_to_the_capture_and_more_is_refused() {
     let ret = |amount: &str| json!({"lines": [{"lineItemId": line, "quantity": 1, "amount": amount}], "sync": true});
 
     // A return of 10.00 through Clarity's signed webhook: a partial refund.
-    s.admin("clarity", "orders/ORD-RF/returns", ret("10.00"))
+    let first = s
+        .admin("clarity", "orders/ORD-RF/returns", ret("10.00"))
         .await;
     s.drain().await;
     assert_eq!(s.state("ORD-RF").await, OrderState::PartiallyRefunded);
+    // The default spec refunds on the request: the items' receipt later refunds nothing more.
+    let rid = first["return"]["id"].as_str().unwrap();
+    s.admin(
+        "clarity",
+        &format!("orders/ORD-RF/returns/{rid}/receive"),
+        json!({"sync": true}),
+    )
+    .await;
+    s.drain().await;
+    assert_eq!(
+        ledger_counts(&s.ledger().await, "ORD-RF").get("refund"),
+        Some(&1)
+    );
+    let r = s.record("ORD-RF").await;
+    assert!(
+        r.timeline
+            .iter()
+            .any(|e| e.what == "return.received" && e.why.contains("refund: on_request")),
+        "{:?}",
+        r.timeline
+    );
 
     // 17.01 more would exceed what is left (17.00): refused by the domain, dead-lettered with
     // the reason, nothing sent to Cybersource.

@@ -135,6 +135,12 @@ async fn a_merchant_changes_mappings_rules_and_lookups_by_spec_alone_then_rolls_
     );
     edit(
         &dir,
+        "spec.yaml",
+        "    default: on_request",
+        "    default: on_receipt",
+    );
+    edit(
+        &dir,
         "lookups.yaml",
         "      pending_payment: pending_payment\n",
         "      pending_payment: pending_payment\n      awaiting_payment: pending_payment\n",
@@ -145,7 +151,7 @@ async fn a_merchant_changes_mappings_rules_and_lookups_by_spec_alone_then_rolls_
         &doc,
         &sources,
         &actor,
-        "gift message, capture on shipment, awaiting_payment",
+        "gift message, capture on shipment, awaiting_payment, refund on receipt",
     )
     .await
     .unwrap();
@@ -201,6 +207,50 @@ async fn a_merchant_changes_mappings_rules_and_lookups_by_spec_alone_then_rolls_
     );
     assert_eq!(s.state("ORD-SPEC-A").await, OrderState::Captured);
     assert_eq!(s.clarity_status("ORD-SPEC-A").await, "payment_received");
+
+    // (d) refund on receipt: the return request refunds nothing (noted on the timeline); the
+    // receipt of the items refunds, once, however often Clarity says so.
+    let ret = s
+        .admin(
+            "clarity",
+            "orders/ORD-SPEC-A/returns",
+            json!({"reason": "damaged", "sync": true}),
+        )
+        .await;
+    let ret_id = ret["return"]["id"].as_str().unwrap().to_string();
+    s.drain().await;
+    assert_eq!(
+        s.state("ORD-SPEC-A").await,
+        OrderState::Captured,
+        "no refund on request"
+    );
+    let r = s.record("ORD-SPEC-A").await;
+    assert!(
+        r.timeline
+            .iter()
+            .any(|e| e.what == "return.requested" && e.why.contains("refund: on_receipt")),
+        "{:?}",
+        r.timeline
+    );
+    for _ in 0..2 {
+        s.admin(
+            "clarity",
+            &format!("orders/ORD-SPEC-A/returns/{ret_id}/receive"),
+            json!({"sync": true}),
+        )
+        .await;
+        s.drain().await;
+    }
+    assert_eq!(
+        s.state("ORD-SPEC-A").await,
+        OrderState::Refunded,
+        "refunded on receipt"
+    );
+    assert_eq!(
+        common::ledger_counts(&s.ledger().await, "ORD-SPEC-A").get("refund"),
+        Some(&1),
+        "one refund for two receipts"
+    );
 
     // Rollback: the next order follows v1 again (captured at once, no gift field); the order in
     // flight keeps v2 (captured when it ships).

@@ -18,7 +18,8 @@ Loopback only, standard library only. Speaks:
   timeout at the configured offsets (default 0, 1, 2, 4, 8 s), every attempt recorded.
 * test hooks under `/__admin/` (no auth): create orders (→ `order.created`), change status
   (→ `order.updated`), cancel (→ `order.cancelled`), request a return/refund
-  (→ `return.requested`), emit any event, faults, config, state, reset.
+  (→ `return.requested`), record the returned items' receipt (→ `return.received`), emit any
+  event, faults, config, state, reset.
 
     python3 infra/local/simulators/clarity.py [--port 4572] \
         [--secrets-file infra/local/secrets.local.json] [--webhook-url http://127.0.0.1:9000/webhooks/clarity]
@@ -1084,6 +1085,15 @@ class ClarityHandler(SimHandler):
                     ret = self.admin_return(o, body)
                     ds = emit("return.requested", {"return": ret, "order": o}) if body.get("emit", True) else []
                     return done(201, {"return": ret}, ds)
+                if len(parts) == 5 and parts[2] == "returns" and parts[4] == "receive" and method == "POST":
+                    ret = sim.returns.get(urllib.parse.unquote(parts[3]))
+                    if ret is None or ret["orderId"] != oid:
+                        raise AdminError(404, f"no return {parts[3]} on order {oid}")
+                    if ret["status"] != "received":  # receiving twice changes nothing
+                        ret["status"] = "received"
+                        ret["receivedAt"] = rfc3339()
+                    ds = emit("return.received", {"return": ret, "order": o}) if body.get("emit", True) else []
+                    return done(200, {"return": ret}, ds)
         if parts == ["customers"]:
             with sim.lock:
                 if method == "GET":

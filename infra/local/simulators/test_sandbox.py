@@ -508,6 +508,17 @@ class SandboxTest(unittest.TestCase):
         self.assertEqual((d["type"], d["state"]), ("return.requested", "delivered"))
         body = json.loads(d["body"])
         self.assertEqual(set(body["payload"]), {"return", "order"})
+        r = self.admin("clarity", "POST", f"orders/{order['id']}/returns/{ret['id']}/receive", {"sync": True})
+        received = r.json["return"]
+        self.assertEqual((received["id"], received["status"]), (ret["id"], "received"))
+        self.assertTrue(received["receivedAt"])
+        d = r.json["webhook"]["deliveries"][0]
+        self.assertEqual((d["type"], d["state"]), ("return.received", "delivered"))
+        self.assertEqual(json.loads(d["body"])["payload"]["return"]["receivedAt"], received["receivedAt"])
+        again = self.admin("clarity", "POST", f"orders/{order['id']}/returns/{ret['id']}/receive", {"sync": True})
+        self.assertEqual(again.json["return"]["receivedAt"], received["receivedAt"])
+        missing = call(self.urls["clarity"], "POST", f"/__admin/orders/{order['id']}/returns/RET-nope/receive", body={})
+        self.assertEqual(missing.status, 404)
         r = self.admin("clarity", "POST", f"orders/{order['id']}/cancel", {"reason": "customer_request", "sync": True})
         d = r.json["webhook"]["deliveries"][0]
         self.assertEqual((d["type"], d["state"]), ("order.cancelled", "delivered"))

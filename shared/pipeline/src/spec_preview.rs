@@ -17,8 +17,8 @@ use o2c_connectors::mapping::netsuite::{
 };
 use o2c_connectors::mapping::salesforce::{fraud_case, CrmMapping, FraudAssessment};
 use o2c_connectors::netsuite::ErpRecord;
-use o2c_domain::ids::{ExternalIds, PaymentId};
-use o2c_domain::model::Payment;
+use o2c_domain::ids::{ExternalIds, PaymentId, RefundId};
+use o2c_domain::model::{Payment, Refund, RefundStatus};
 use o2c_domain::pii::MaskPolicy;
 use o2c_domain::{Money, Order, OrderState, Timestamp};
 use o2c_spec::Spec;
@@ -176,6 +176,19 @@ pub fn preview(spec: &Arc<Spec>, event: &Value, now: Timestamp) -> Result<Value,
             "body": case.fields,
         }));
     }
+    // A full return of the order: which of its events refunds.
+    let full_return = Refund {
+        id: RefundId::new("RET-preview").expect("valid id"),
+        external: ExternalIds::default(),
+        reference: reference(&order, "refund-RET-preview"),
+        amount: order.total,
+        reason: "return".into(),
+        status: RefundStatus::Requested,
+        requested_at: now,
+    };
+    let d = spec_runtime::refund_trigger(spec, &paid, &full_return, "requested", order.lines.len())
+        .map_err(err)?;
+    rules.push(json!({"rule": "refund", "return": "full", "policy": d.policy, "reason": d.reason}));
     let zero = Money::zero(order.currency());
     Ok(json!({
         "spec": {"version": spec.version, "hash": spec.hash, "label": spec.document.version},

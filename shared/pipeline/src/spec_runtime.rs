@@ -12,6 +12,7 @@
 use o2c_connectors::clarity::events::EventEnvelope;
 use o2c_connectors::mapping::MappingError;
 use o2c_domain::model::CapturePolicy;
+use o2c_domain::model::Refund;
 use o2c_domain::ports::OrderRecord;
 use o2c_domain::recipe::{FailureClass, StepFailure};
 use o2c_domain::{Order, TimelineEntry, Timestamp};
@@ -162,4 +163,20 @@ pub fn crm_case(
         },
     });
     spec.decide("crm_case", &ctx).map_err(spec_error)
+}
+
+/// The spec's `refund` rule for a return at `stage` (`requested`, `received`): `on_request` or
+/// `on_receipt`, over `.order` and `.return`.
+pub fn refund_trigger(
+    spec: &Spec,
+    order: &Order,
+    refund: &Refund,
+    stage: &str,
+    items: usize,
+) -> Result<Decision, MappingError> {
+    let ctx = json!({
+        "order": context::order(order),
+        "return": context::return_request(refund, stage, items),
+    });
+    spec.decide("refund", &ctx).map_err(spec_error)
 }

@@ -23,12 +23,12 @@ use crate::messages::PaymentCommand;
 use crate::spec_runtime;
 use async_trait::async_trait;
 use lambda_http::{Body, Request, Response};
-use o2c_connectors::clarity::events::ClarityEvent;
+use o2c_connectors::clarity::events::{ClarityEvent, ReturnRequest};
 use o2c_connectors::clarity::webhook::{WebhookHeaders, WebhookVerifier};
 use o2c_connectors::mapping::clarity::refund_from_return;
 use o2c_domain::card::payload_holds_card_number;
-use o2c_domain::ports::{CancelIntent, Clock, OrderStore, Publisher};
-use o2c_domain::OrderId;
+use o2c_domain::ports::{CancelIntent, Clock, OrderStore, Publisher, StoreError};
+use o2c_domain::{OrderId, TimelineEntry};
 use o2c_runtime::lambda::{json_response, problem, HttpHandler};
 use o2c_spec::Specs;
 use serde_json::json;
@@ -163,34 +163,12 @@ impl ClarityWebhook {
                 ))
             }
             ClarityEvent::ReturnRequested { request, .. } => {
-                let id = OrderId::new(request.order_id.clone())
-                    .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
-                let record = self
-                    .store
-                    .get(&id)
+                self.on_return(&request, ReturnStage::Requested, &event_id, &hash)
                     .await
-                    .map_err(unavailable)?
-                    .ok_or_else(|| {
-                        problem(404, "order_not_found", &format!("order {id} is unknown"))
-                    })?;
-                let refund = refund_from_return(&request, &record.order)
-                    .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
-                let duplicate = self.remember_event(&event_id, &hash).await?;
-                let command = PaymentCommand::Refund {
-                    order_id: id.clone(),
-                    refund_id: refund.id.clone(),
-                    amount: refund.amount,
-                    reason: refund.reason.clone(),
-                };
-                self.publisher
-                    .publish(&command.message("return"))
+            }
+            ClarityEvent::ReturnReceived { request, .. } => {
+                self.on_return(&request, ReturnStage::Received, &event_id, &hash)
                     .await
-                    .map_err(unavailable)?;
-                tracing::info!(order_id = %id, refund_id = %refund.id, duplicate, "return.requested handled");
-                Ok(json_response(
-                    if duplicate { 200 } else { 202 },
-                    &json!({"status": "refund_requested", "order_id": id, "refund_id": refund.id}),
-                ))
             }
             ClarityEvent::Unknown { event_type } => {
                 tracing::info!(%event_type, "unknown Clarity event type acknowledged and ignored");
@@ -213,6 +191,96 @@ impl ClarityWebhook {
 
     /// Record the event id; `true` when it was seen before with the same payload. The same id
     /// with another payload is a conflict (409).
+    /// `return.requested` and `return.received`: the order's pinned spec's `refund` rule says
+    /// which of the two refunds; the other is noted on the timeline. Both compute the same
+    /// refund (its id is the return's), so the refund happens once whichever events arrive.
+    async fn on_return(
+        &self,
+        request: &ReturnRequest,
+        stage: ReturnStage,
+        event_id: &str,
+        hash: &str,
+    ) -> Result<Response<Body>, Response<Body>> {
+        let id = OrderId::new(request.order_id.clone())
+            .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
+        let record = self
+            .store
+            .get(&id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| problem(404, "order_not_found", &format!("order {id} is unknown")))?;
+        let refund = refund_from_return(request, &record.order)
+            .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
+        let spec = spec_runtime::for_order(&self.specs, &record.order)
+            .await
+            .map_err(|e| problem(503, "unavailable", &e.to_string()))?;
+        let decision = spec_runtime::refund_trigger(
+            &spec,
+            &record.order,
+            &refund,
+            stage.name(),
+            request.lines.len(),
+        )
+        .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
+        let duplicate = self.remember_event(event_id, hash).await?;
+        let what = format!("return.{}", stage.name());
+        if decision.policy != stage.policy() {
+            let key = format!("{what}:{}", refund.id);
+            let status = match stage {
+                ReturnStage::Requested => "refund_waits_for_receipt",
+                ReturnStage::Received => "refunded_at_request",
+            };
+            if !record
+                .timeline
+                .iter()
+                .any(|e| e.external_ref.as_deref() == Some(key.as_str()))
+            {
+                let entry = TimelineEntry::new(
+                    self.clock.now(),
+                    what.clone(),
+                    format!(
+                        "return {} ({}): {}; no refund on this event",
+                        refund.id,
+                        refund.amount,
+                        spec_runtime::describe(&decision)
+                    ),
+                )
+                .with_ref(key);
+                match self
+                    .store
+                    .append_timeline(&id, record.state, record.version, entry)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(StoreError::ConditionFailed { .. }) => {
+                        return Err(problem(409, "busy", "order changed; retry"))
+                    }
+                    Err(e) => return Err(unavailable(e)),
+                }
+            }
+            tracing::info!(order_id = %id, refund_id = %refund.id, duplicate, policy = %decision.policy, "{what} noted");
+            return Ok(json_response(
+                200,
+                &json!({"status": status, "order_id": id, "refund_id": refund.id, "policy": decision.policy}),
+            ));
+        }
+        let command = PaymentCommand::Refund {
+            order_id: id.clone(),
+            refund_id: refund.id.clone(),
+            amount: refund.amount,
+            reason: refund.reason.clone(),
+        };
+        self.publisher
+            .publish(&command.message("return"))
+            .await
+            .map_err(unavailable)?;
+        tracing::info!(order_id = %id, refund_id = %refund.id, duplicate, "{what} handled");
+        Ok(json_response(
+            if duplicate { 200 } else { 202 },
+            &json!({"status": "refund_requested", "order_id": id, "refund_id": refund.id}),
+        ))
+    }
+
     async fn remember_event(&self, event_id: &str, hash: &str) -> Result<bool, Response<Body>> {
         self.intake()
             .remember_event(event_id, hash)
@@ -227,6 +295,30 @@ impl ClarityWebhook {
             publisher: self.publisher.clone(),
             clock: self.clock.clone(),
             remember: self.remember,
+        }
+    }
+}
+
+/// Which return event arrived; the spec's `refund` rule names the one that refunds.
+#[derive(Debug, Clone, Copy)]
+enum ReturnStage {
+    Requested,
+    Received,
+}
+
+impl ReturnStage {
+    fn name(self) -> &'static str {
+        match self {
+            ReturnStage::Requested => "requested",
+            ReturnStage::Received => "received",
+        }
+    }
+
+    /// The `refund` policy under which this event refunds.
+    fn policy(self) -> &'static str {
+        match self {
+            ReturnStage::Requested => "on_request",
+            ReturnStage::Received => "on_receipt",
         }
     }
 }

@@ -260,6 +260,12 @@ pub const RULES: &[RuleInfo] = &[
         policies: &["open", "none"],
         sample: sample_outcome_context,
     },
+    RuleInfo {
+        name: "refund",
+        what: "which return event refunds: the request or the receipt of the items (over .order and .return)",
+        policies: &["on_request", "on_receipt"],
+        sample: sample_return_context,
+    },
 ];
 
 /// Lookup tables the code reads directly (besides those expressions use), each with the keys
@@ -406,6 +412,13 @@ pub fn sample_outcome_context() -> Value {
     json!({"order": sample_order(),
            "outcome": {"result": "approved", "decision": "ACCEPT", "fraud_rejected": false,
                        "reviewer_rejected": false}})
+}
+
+/// The input of `refund`: the order and the customer's return.
+pub fn sample_return_context() -> Value {
+    json!({"order": sample_order(),
+           "return": {"id": "RET-1", "stage": "requested", "amount": "50.00", "amount_minor": 5000,
+                      "reason": "damaged", "items": 1}})
 }
 
 /// A Clarity order (the assumed contract's shape); a merchant's real one may differ, which is

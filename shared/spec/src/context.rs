@@ -107,6 +107,19 @@ pub fn refund(r: &Refund) -> Value {
     })
 }
 
+/// A customer's return (`.return`): the refund it asks for, the event at hand (`requested`,
+/// `received`) and how many lines it returns (0: a refund without returned items).
+pub fn return_request(r: &Refund, stage: &str, items: usize) -> Value {
+    json!({
+        "id": r.id.as_str(),
+        "stage": stage,
+        "amount": money(r.amount),
+        "amount_minor": r.amount.minor(),
+        "reason": r.reason,
+        "items": items,
+    })
+}
+
 /// `open`, `won`, `lost`.
 pub fn dispute_status(status: ChargebackStatus) -> &'static str {
     match status {

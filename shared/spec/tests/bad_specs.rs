@@ -175,7 +175,7 @@ const CASES: &[Case] = &[
         file: "spec.yaml",
         from: "  erp:\n",
         to: "  erp_sync:\n",
-        expect: &["rules.erp_sync", "unknown rule (the code asks: capture, erp, crm_case)", "rules.erp: is missing"],
+        expect: &["rules.erp_sync", "unknown rule (the code asks: capture, erp, crm_case, refund)", "rules.erp: is missing"],
     },
     Case {
         what: "unknown mapping",

@@ -6,6 +6,7 @@
 //! | `order.updated` | `{order, changedFields}` | CLARITY_ASSUMED.md §4.9 |
 //! | `order.cancelled` | `{order, reason?, cancelledBy?}` | CLARITY_ASSUMED.md §A3 |
 //! | `return.requested` | `{return: ReturnRequest, order?}` | CLARITY_ASSUMED.md §A4 |
+//! | `return.received` | `{return: ReturnRequest, order?}` | CLARITY_ASSUMED.md §A6 |
 //! | `customer.updated` | `{customer}` | CLARITY_ASSUMED.md §4.9 |
 //! | `inventory.updated` | `{sku, locationId, quantityOnHand, quantityAvailable}` | CLARITY_ASSUMED.md §4.9 |
 //!
@@ -47,7 +48,7 @@ pub struct ReturnLine {
 pub struct ReturnRequest {
     pub id: String,
     pub order_id: String,
-    /// `requested` when the event is sent.
+    /// `requested` (`return.requested`) or `received` (`return.received`).
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -60,6 +61,9 @@ pub struct ReturnRequest {
     pub refund_amount: String,
     pub currency: String,
     pub requested_at: String,
+    /// When the merchant's warehouse recorded the returned items (`return.received`, A6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<String>,
 }
 
 /// `inventory.updated` payload.
@@ -88,6 +92,12 @@ pub enum ClarityEvent {
         cancelled_by: Option<String>,
     },
     ReturnRequested {
+        request: ReturnRequest,
+        order: Option<Box<Order>>,
+    },
+    /// The returned items arrived (A6): the refund waits for this under the spec's
+    /// `refund: on_receipt`.
+    ReturnReceived {
         request: ReturnRequest,
         order: Option<Box<Order>>,
     },
@@ -162,6 +172,7 @@ impl ClarityEvent {
     pub const ORDER_UPDATED: &'static str = "order.updated";
     pub const ORDER_CANCELLED: &'static str = "order.cancelled";
     pub const RETURN_REQUESTED: &'static str = "return.requested";
+    pub const RETURN_RECEIVED: &'static str = "return.received";
     pub const CUSTOMER_UPDATED: &'static str = "customer.updated";
     pub const INVENTORY_UPDATED: &'static str = "inventory.updated";
 
@@ -201,6 +212,13 @@ impl ClarityEvent {
                     order: p.order,
                 }
             }
+            Self::RETURN_RECEIVED => {
+                let p: ReturnPayload = read(envelope)?;
+                ClarityEvent::ReturnReceived {
+                    request: p.request,
+                    order: p.order,
+                }
+            }
             Self::CUSTOMER_UPDATED => ClarityEvent::CustomerUpdated {
                 customer: read::<CustomerPayload>(envelope)?.customer,
             },
@@ -217,7 +235,8 @@ impl ClarityEvent {
             ClarityEvent::OrderCreated { order }
             | ClarityEvent::OrderUpdated { order, .. }
             | ClarityEvent::OrderCancelled { order, .. } => Some(&order.id),
-            ClarityEvent::ReturnRequested { request, .. } => Some(&request.order_id),
+            ClarityEvent::ReturnRequested { request, .. }
+            | ClarityEvent::ReturnReceived { request, .. } => Some(&request.order_id),
             _ => None,
         }
     }
@@ -317,5 +336,23 @@ mod tests {
         .unwrap_err();
         assert_eq!((e.code(), e.http_status()), ("payload_malformed", 400));
         assert!(e.to_string().contains("order.created"));
+    }
+
+    #[test]
+    fn return_received_reads_the_same_return_with_its_receipt_time() {
+        let ret = json!({"return": {"id": "RET-1", "orderId": "ORD-1001", "status": "received",
+                                    "lines": [], "refundAmount": "1650", "currency": "JPY",
+                                    "requestedAt": "2024-06-02T09:00:00Z",
+                                    "receivedAt": "2024-06-05T15:30:00Z"}});
+        let e = ClarityEvent::from_envelope(&envelope("return.received", ret)).unwrap();
+        assert_eq!(e.order_id(), Some("ORD-1001"));
+        let ClarityEvent::ReturnReceived { request, order } = e else {
+            panic!("not a return.received: {e:?}")
+        };
+        assert_eq!(request.received_at.as_deref(), Some("2024-06-05T15:30:00Z"));
+        assert!(order.is_none());
+        let bad = json!({"return": {"id": "RET-1", "status": "received"}});
+        let err = ClarityEvent::from_envelope(&envelope("return.received", bad)).unwrap_err();
+        assert_eq!(err.http_status(), 400);
     }
 }

@@ -454,6 +454,7 @@ fn a_return_request_becomes_a_refund() {
         refund_amount: "1.267".into(),
         currency: "KWD".into(),
         requested_at: "2024-06-02T09:00:00Z".into(),
+        received_at: None,
     };
     let r = refund_from_return(&req, &o).unwrap();
     assert_eq!(r.amount, Money::from_minor(1267, Currency::KWD));
