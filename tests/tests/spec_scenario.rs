@@ -141,6 +141,12 @@ async fn a_merchant_changes_mappings_rules_and_lookups_by_spec_alone_then_rolls_
     );
     edit(
         &dir,
+        "spec.yaml",
+        "\nrules:\n",
+        "\nrates:\n  as_of: \"2026-12-01\"\n  source: ECB\n  pairs:\n    USD/EUR: \"0.9231\"\n\nrules:\n",
+    );
+    edit(
+        &dir,
         "lookups.yaml",
         "      pending_payment: pending_payment\n",
         "      pending_payment: pending_payment\n      awaiting_payment: pending_payment\n",
@@ -185,9 +191,10 @@ async fn a_merchant_changes_mappings_rules_and_lookups_by_spec_alone_then_rolls_
         assert_eq!(r.order.spec_version.as_deref(), Some("v2"));
         assert_eq!(r.order.capture_policy, Some(CapturePolicy::OnShipment));
         assert!(
-            r.timeline
-                .iter()
-                .any(|e| e.what == "spec.pinned" && e.why.contains("on_shipment")),
+            r.timeline.iter().any(|e| e.what == "spec.pinned"
+                && e.why.contains("on_shipment")
+                && e.why
+                    .contains("rates as of 2026-12-01 (ECB): USD/EUR 0.9231")),
             "{id}"
         );
         let so = sales_order(&s, id).await;

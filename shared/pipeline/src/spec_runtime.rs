@@ -118,11 +118,20 @@ pub fn pin(
     })?;
     order.spec_version = Some(spec.version.clone());
     order.capture_policy = Some(policy);
+    // The rates an expression may convert this order's amounts with: pinned with the version,
+    // so this entry is the rate and date of every conversion the order's mappings make.
+    let rates = spec
+        .document
+        .rates
+        .as_ref()
+        .and_then(|r| r.describe_from(order.currency().code()))
+        .map(|r| format!("; {r}"))
+        .unwrap_or_default();
     let entry = TimelineEntry::new(
         now,
         PINNED,
         format!(
-            "spec {} (hash {}): {}",
+            "spec {} (hash {}): {}{rates}",
             spec.version,
             spec.hash,
             describe(&d)

@@ -91,8 +91,19 @@ fn lookup_tables(doc: &SpecDocument) -> Value {
             (k.clone(), Value::Object(t))
         })
         .collect();
+    let mut tables = tables;
+    // The rates under a key no lookup name can take (names are identifiers).
+    if let Some(r) = &doc.rates {
+        tables.insert(
+            RATES_KEY.into(),
+            serde_json::to_value(&r.pairs).unwrap_or_default(),
+        );
+    }
     Value::Object(tables)
 }
+
+/// Where the rates live in `$__lookups`.
+const RATES_KEY: &str = "$rates";
 
 /// The global variable holding the lookup tables.
 const LOOKUPS_VAR: &str = "$__lookups";
@@ -107,6 +118,10 @@ pub fn prelude(doc: &SpecDocument) -> String {
         " elif $tab.has_default then $tab.default",
         " else error(\"lookup \\($t): no row for \\($key|tojson)\") end;\n",
         "def lookup_table($t): ($__lookups[$t] // error(\"no lookup table \\($t|tojson)\")).rows;\n",
+        "def fx_rate($from; $to): if $from == $to then \"1\"",
+        " else ($__lookups[\"$rates\"][\"\\($from)/\\($to)\"]",
+        " // error(\"no rate \\($from)/\\($to) in the spec's rates\")) end;\n",
+        "def money_fx($from; $to): money_convert($to; fx_rate($from; $to));\n",
     ));
     for f in &doc.functions {
         let _ = writeln!(p, "def {}: {};", f.name, f.body);

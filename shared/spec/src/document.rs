@@ -35,6 +35,42 @@ pub struct SpecDocument {
     pub mappings: BTreeMap<String, Mapping>,
     #[serde(default)]
     pub rules: BTreeMap<String, Rule>,
+    /// Exchange rates for `fx_rate` / `money_fx`; pinned with the version, so every conversion
+    /// of an order uses the rates (and their date) recorded on its timeline at intake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates: Option<Rates>,
+}
+
+/// A rates table: `pairs` maps `FROM/TO` (ISO 4217 codes) to the decimal rate (`"0.9231"`:
+/// 1 FROM = 0.9231 TO), as published on `as_of` by `source`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rates {
+    /// The rates' date, `YYYY-MM-DD`.
+    pub as_of: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    pub pairs: BTreeMap<String, String>,
+}
+
+impl Rates {
+    /// The pairs converting from `currency`, as the timeline shows them (`USD/EUR 0.9231`).
+    pub fn describe_from(&self, currency: &str) -> Option<String> {
+        let pairs: Vec<String> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k.split('/').next() == Some(currency))
+            .map(|(k, r)| format!("{k} {r}"))
+            .collect();
+        (!pairs.is_empty()).then(|| {
+            let source = if self.source.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", self.source)
+            };
+            format!("rates as of {}{source}: {}", self.as_of, pairs.join(", "))
+        })
+    }
 }
 
 /// A key that is present gives `Some`, even when its value is `null`.

@@ -50,6 +50,8 @@ const ON_INPUT: &[&str] = &[
     "money_sub",
     "money_mul",
     "money_convert",
+    "money_fx",
+    "fx_rate",
     "to_minor",
     "from_minor",
     "has",
@@ -473,9 +475,8 @@ impl Checker {
             "num" | "to_minor" | "length" | "not" | "has" | "test" | "startswith" | "endswith" => {
                 Shape::Scalar
             }
-            "money_add" | "money_sub" | "money_mul" | "from_minor" | "money_convert" => {
-                Shape::Money
-            }
+            "money_add" | "money_sub" | "money_mul" | "from_minor" | "money_convert"
+            | "money_fx" => Shape::Money,
             _ => Shape::Any,
         }
     }

@@ -107,6 +107,19 @@ pub fn json_schema() -> Value {
             }},
             "mappings": {"type": "object", "properties": mappings, "additionalProperties": false},
             "rules": {"type": "object", "properties": rules, "additionalProperties": false},
+            "rates": {
+                "type": "object", "additionalProperties": false, "required": ["as_of", "pairs"],
+                "description": "exchange rates for fx_rate / money_fx, pinned with the version and recorded on each order's timeline",
+                "properties": {
+                    "as_of": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+                    "source": {"type": "string"},
+                    "pairs": {
+                        "type": "object",
+                        "propertyNames": {"pattern": "^[A-Z]{3}/[A-Z]{3}$"},
+                        "additionalProperties": {"type": "string", "pattern": "^[0-9]*\\.?[0-9]+$", "description": "1 FROM = rate TO"},
+                    },
+                },
+            },
         },
     })
 }

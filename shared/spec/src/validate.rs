@@ -153,6 +153,9 @@ pub fn validate(doc: &SpecDocument, sources: &Sources, samples: &[(String, Value
             ),
         }
     }
+    if let Some(r) = &doc.rates {
+        rates(&mut v, r);
+    }
     for (name, keys) in catalog::LOOKUPS {
         let path = format!("lookups.{name}");
         match doc.lookups.get(*name) {
@@ -433,4 +436,35 @@ fn calls(code: &str, name: &str) -> bool {
         !before.is_some_and(|b| is_word(b) || b == b'.' || b == b'$' || b == b'"')
             && !after.is_some_and(|b| is_word(b) || b == b'"')
     })
+}
+
+/// The rates table: a date, `FROM/TO` pairs of ISO 4217 codes, positive decimal rates.
+fn rates(v: &mut V, r: &crate::document::Rates) {
+    let ymd = time::macros::format_description!("[year]-[month]-[day]");
+    let is_date = time::Date::parse(&r.as_of, &ymd).is_ok();
+    if !is_date {
+        v.add("rates.as_of", format!("{:?}: a date, YYYY-MM-DD", r.as_of));
+    }
+    for (pair, rate) in &r.pairs {
+        let path = format!("rates.pairs.{pair}");
+        let codes: Vec<&str> = pair.split('/').collect();
+        match codes.as_slice() {
+            [from, to] if from != to => {
+                for c in [from, to] {
+                    if c.parse::<o2c_domain::money::Currency>().is_err() {
+                        v.add(&path, format!("{c:?} is not an ISO 4217 currency code"));
+                    }
+                }
+            }
+            _ => v.add(&path, "a pair is FROM/TO, two different currency codes"),
+        }
+        let plain = rate.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        match rate.parse::<rust_decimal::Decimal>() {
+            Ok(d) if plain && d > rust_decimal::Decimal::ZERO => {}
+            _ => v.add(
+                &path,
+                format!("{rate:?}: a rate is a positive decimal string"),
+            ),
+        }
+    }
 }
