@@ -52,6 +52,7 @@ const ON_INPUT: &[&str] = &[
     "money_convert",
     "money_fx",
     "fx_rate",
+    "phone_e164",
     "to_minor",
     "from_minor",
     "has",

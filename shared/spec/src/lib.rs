@@ -21,6 +21,7 @@ pub mod document;
 pub mod lang;
 pub mod natives;
 pub mod ops;
+pub mod places;
 mod problems;
 pub mod schema;
 pub mod shape;

@@ -8,6 +8,7 @@
 //! | `to_minor($currency)` | decimal string | integer minor units (`"10.50"`, `"USD"` → `1050`); an error when it has more fraction digits than the currency |
 //! | `from_minor($currency)` | integer | decimal string with the currency's digits |
 //! | `money_convert($currency; $rate)` | decimal string | the amount × `$rate` (a decimal string), rounded half-even to `$currency`'s digits |
+//! | `country_code`, `country_name`, `phone_e164($country)`, `address_lines` | see [`crate::places`] | |
 
 use jaq_core::native::{bome, v, Filter};
 use jaq_core::{Cv, DataT, Error, RunPtr, ValR};
@@ -135,6 +136,56 @@ fn convert(a: Val, cur: Val, rate: Val) -> ValR<Val> {
     Ok(string(out))
 }
 
+/// A text input of a `places` built-in.
+fn place_text(v: &Val, what: &str) -> Result<String, Error<Val>> {
+    match v {
+        Val::TStr(b) => Ok(String::from_utf8_lossy(b).into_owned()),
+        other => Err(err(format!("{what}: {other} is not text"))),
+    }
+}
+
+fn place(r: Result<String, String>) -> ValR<Val> {
+    r.map(Val::from).map_err(err)
+}
+
+/// `address_lines`: the canonical address object → its lines as an array of strings.
+fn address_lines(a: Val) -> ValR<Val> {
+    let Val::Obj(o) = &a else {
+        return Err(err(format!("address_lines: {a} is not an address object")));
+    };
+    let get = |k: &str| -> String {
+        o.iter()
+            .find(|(key, _)| matches!(key, Val::TStr(b) if b.as_ref() == k.as_bytes()))
+            .and_then(|(_, v)| match v {
+                Val::TStr(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    let recipient = format!("{} {}", get("first_name"), get("last_name"));
+    let street = [get("line1"), get("line2")]
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (city, region, postal_code, country) = (
+        get("city"),
+        get("region"),
+        get("postal_code"),
+        get("country"),
+    );
+    let lines = crate::places::address_lines(&crate::places::AddressParts {
+        recipient: recipient.trim(),
+        street: &street,
+        city: &city,
+        region: &region,
+        postal_code: &postal_code,
+        country: &country,
+    })
+    .map_err(err)?;
+    Ok(lines.into_iter().map(Val::from).collect())
+}
+
 /// The native functions, for any data type carrying [`Val`].
 pub fn funs<D: for<'a> DataT<V<'a> = Val>>() -> impl Iterator<Item = Filter<RunPtr<D>>> {
     let list: Vec<Filter<RunPtr<D>>> = vec![
@@ -164,6 +215,26 @@ pub fn funs<D: for<'a> DataT<V<'a> = Val>>() -> impl Iterator<Item = Filter<RunP
             let c = cv.0.pop_var();
             bome(convert(cv.1, c, rate))
         }),
+        ("country_code", v(0), |cv: Cv<D>| {
+            bome(
+                place_text(&cv.1, "country_code")
+                    .and_then(|t| place(crate::places::country_code(&t))),
+            )
+        }),
+        ("country_name", v(0), |cv: Cv<D>| {
+            bome(
+                place_text(&cv.1, "country_name")
+                    .and_then(|t| place(crate::places::country_name(&t))),
+            )
+        }),
+        ("phone_e164", v(1), |mut cv: Cv<D>| {
+            let country = cv.0.pop_var();
+            bome(place_text(&cv.1, "phone_e164").and_then(|number| {
+                let country = place_text(&country, "phone_e164 country")?;
+                place(crate::places::phone_e164(&number, &country))
+            }))
+        }),
+        ("address_lines", v(0), |cv: Cv<D>| bome(address_lines(cv.1))),
     ];
     list.into_iter()
 }

@@ -113,3 +113,43 @@ fn a_bad_rates_table_is_refused_with_every_problem() {
     .unwrap_err();
     assert!(err.contains("custbody_big"), "{err}");
 }
+
+#[test]
+fn countries_phones_and_addresses_in_mappings() {
+    let spec = spec_with(
+        "",
+        concat!(
+            "      custbody_country: .order.bill_to.country | country_name\n",
+            "      custbody_country_code: '\"Deutschland\" | country_code'\n",
+            "      custbody_phone: '.order.bill_to.country as $c | \"0900 123 456\" | phone_e164($c)'\n",
+            "      custbody_label: '.order.bill_to | address_lines | join(\"\\n\")'\n",
+        ),
+    )
+    .unwrap();
+    let so = sales_order(&spec, &sample_order_context());
+    assert_eq!(so["custbody_country"], "Slovakia");
+    assert_eq!(so["custbody_country_code"], "DE");
+    assert_eq!(so["custbody_phone"], "+421900123456");
+    let label = so["custbody_label"].as_str().unwrap();
+    assert!(
+        label.starts_with("Ľubica Šťastná\nHlavná 1\nByt 4\n"),
+        "{label}"
+    );
+    assert!(label.contains("04001 Košice"), "{label}");
+    assert!(label.ends_with("Slovakia"), "{label}");
+
+    // A number that is not valid for the country fails the field, naming it.
+    let spec = spec_with(
+        "",
+        "      custbody_phone: '.order.attributes.gift_message as $m | if $m == \"x\" then \"555\" | phone_e164(\"US\") else empty end'\n",
+    )
+    .unwrap();
+    let mut ctx = sample_order_context();
+    ctx["order"]["attributes"]["gift_message"] = json!("x");
+    let err = spec.map_fields("erp.sales_order", &ctx).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("custbody_phone"));
+    assert!(
+        err.message.contains("not a valid phone number for US"),
+        "{err}"
+    );
+}
