@@ -29,7 +29,9 @@ build() { # label ref -> path of the mappings bench binary
   grep -q 'name = "mappings"' "$tree/shared/connectors/Cargo.toml" ||
     printf '\n[[bench]]\nname = "mappings"\nharness = false\n' >>"$tree/shared/connectors/Cargo.toml"
   echo "==> bench build of $ref ($label)" >&2
-  (cd "$tree" && CARGO_TARGET_DIR="$out/$label-target" cargo bench --quiet -p o2c-connectors --bench mappings --no-run \
+  local flags=""
+  [ "$label" = before ] && flags="--cfg o2c_bench_before"
+  (cd "$tree" && RUSTFLAGS="$flags" CARGO_TARGET_DIR="$out/$label-target" cargo bench --quiet -p o2c-connectors --bench mappings --no-run \
     --message-format=json 2>/dev/null | "$repo/infra/.venv/bin/python" -c '
 import json, sys
 for line in sys.stdin:

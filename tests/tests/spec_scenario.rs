@@ -141,6 +141,12 @@ async fn a_merchant_changes_mappings_rules_and_lookups_by_spec_alone_then_rolls_
     );
     edit(
         &dir,
+        "mappings.yaml",
+        "    expr: '{}'",
+        "    expr: '{merchantDefinedInformation: [{key: \"1\", value: .order.channel}, {key: \"2\", value: .order.ship_to.country // .order.bill_to.country | country_name}]}'",
+    );
+    edit(
+        &dir,
         "spec.yaml",
         "\nrules:\n",
         "\nrates:\n  as_of: \"2026-12-01\"\n  source: ECB\n  pairs:\n    USD/EUR: \"0.9231\"\n\nrules:\n",
@@ -157,7 +163,7 @@ async fn a_merchant_changes_mappings_rules_and_lookups_by_spec_alone_then_rolls_
         &doc,
         &sources,
         &actor,
-        "gift message, capture on shipment, awaiting_payment, refund on receipt",
+        "gift message, capture on shipment, awaiting_payment, refund on receipt, MDD",
     )
     .await
     .unwrap();
@@ -205,6 +211,24 @@ async fn a_merchant_changes_mappings_rules_and_lookups_by_spec_alone_then_rolls_
         );
     }
     assert_eq!(s.clarity_status("ORD-SPEC-A").await, "pending_payment");
+    // (e) the authorization request carries the merchant-defined data the spec added.
+    let state = s.admin_get("cybersource", "state").await;
+    let auth = state["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            t["kind"] == "payment"
+                && t["code"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("ORD-SPEC-A-"))
+        })
+        .unwrap_or_else(|| panic!("no authorization for ORD-SPEC-A: {state}"));
+    assert_eq!(
+        auth["merchantDefinedInformation"],
+        json!([{"key": "1", "value": "web"}, {"key": "2", "value": "United States"}]),
+        "{auth}"
+    );
     let report = ship(&s, "ORD-SPEC-A").await;
     println!("erp poll: {report}");
     assert_eq!(

@@ -49,6 +49,7 @@ class Txn:
         self.card: dict = {}
         self.tokens: dict = {}
         self.bill_to: dict = {}
+        self.mdd: list = []  # merchantDefinedInformation of an authorization
         self.processor: dict = {}
         # capture / refund / sale-capture
         self.voided = False

@@ -31,6 +31,7 @@ class PaymentsMixin:
         amount = parse_amount(dig(body, "orderInformation", "amountDetails", "totalAmount"), currency,
                               "orderInformation.amountDetails.totalAmount")
         self.check_dup_txn_id(body, mid)
+        mdd = check_mdd(body.get("merchantDefinedInformation"))
         card, refs = self.token_card(body)
         proc = body.get("processingInformation") or {}
         actions = [str(a).upper() for a in (proc.get("actionList") or [])]
@@ -52,6 +53,7 @@ class PaymentsMixin:
         t.sale = sale
         t.card = card
         t.bill_to = dig(body, "orderInformation", "billTo", default={}) or {}
+        t.mdd = mdd
         t.risk_decision = decision
         t.reason_code = reason_code
         t.error_reason = err_reason
@@ -241,6 +243,8 @@ class PaymentsMixin:
                 view["reconciliationId"] = t.reconciliation_id
                 if t.bill_to:
                     view["orderInformation"]["billTo"] = t.bill_to
+                if t.mdd:
+                    view["merchantDefinedInformation"] = t.mdd
             if t.risk_decision:
                 view["riskInformation"] = {"profile": {"name": "Simulator DM profile",
                                                        "decision": t.risk_decision},
@@ -354,3 +358,18 @@ class PaymentsMixin:
         if saved is None or (mid is not None and saved["merchant_id"] != mid):
             raise not_found("The requested resource does not exist")
         return self.search(saved["body"], search_id=sid, mid=saved["merchant_id"])
+
+
+def check_mdd(mdd) -> list:
+    """`merchantDefinedInformation`: a list of {key, value}, the key a field number 0-100 (as the
+    REST API reference gives it), the value text; anything else is INVALID_DATA."""
+    if mdd is None:
+        return []
+    ok = isinstance(mdd, list) and all(
+        isinstance(m, dict) and set(m) == {"key", "value"} and isinstance(m["value"], str)
+        and isinstance(m["key"], str) and m["key"].isdigit() and 0 <= int(m["key"]) <= 100
+        for m in mdd)
+    if not ok:
+        raise invalid("INVALID_DATA", "Declined - One or more fields in the request contains invalid data",
+                      "merchantDefinedInformation")
+    return mdd

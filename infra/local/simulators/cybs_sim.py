@@ -118,7 +118,8 @@ class Simulator(LedgerMixin, PaymentsMixin, TokensMixin, simkit.BaseSim):
                       "reversed": fmt_amount(t.reversed, t.currency),
                       "captured": fmt_amount(t.captured_total(), t.currency),
                       "refunded": fmt_amount(t.refunded_total(), t.currency),
-                      "review": t.review, "riskDecision": t.risk_decision, "card": t.card, "tokens": t.tokens})
+                      "review": t.review, "riskDecision": t.risk_decision, "card": t.card, "tokens": t.tokens,
+                      "merchantDefinedInformation": t.mdd})
         return d
 
     def state(self, mid: str | None = None) -> dict:

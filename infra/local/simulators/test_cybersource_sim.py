@@ -470,6 +470,23 @@ class SimulatorTest(unittest.TestCase):
         self.assert_invalid(status, data, "MISSING_FIELD")
         self.assertEqual(len(self.ledger()), 2)
 
+    def test_merchant_defined_information_kept_and_checked(self):
+        body = auth_body("MDD-1")
+        body["merchantDefinedInformation"] = [{"key": "1", "value": "web"}, {"key": "20", "value": "gift"}]
+        status, data = self.c.call("POST", "/pts/v2/payments", body)
+        self.assertEqual(status, 201, data)
+        status, details = self.c.call("GET", f"/tss/v2/transactions/{data['id']}")
+        self.assertEqual(status, 200, details)
+        self.assertEqual(details["merchantDefinedInformation"], body["merchantDefinedInformation"])
+        for bad in ([{"key": "101", "value": "x"}], [{"key": "1", "value": 5}], {"key": "1", "value": "x"},
+                    [{"key": "1", "value": "x", "extra": "y"}]):
+            body = auth_body("MDD-BAD")
+            body["merchantDefinedInformation"] = bad
+            status, data = self.c.call("POST", "/pts/v2/payments", body)
+            self.assert_invalid(status, data, "INVALID_DATA")
+            self.assertEqual(data["details"][0]["field"], "merchantDefinedInformation")
+        self.assertEqual(len(self.ledger(code="MDD-BAD")), 0)
+
     def test_card_number_refused(self):
         body = auth_body("PAN-1")
         body["paymentInformation"] = {"card": {"number": "4111111111111111", "expirationMonth": "12",

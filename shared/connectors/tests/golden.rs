@@ -135,6 +135,7 @@ fn bodies(order: &Order, out: &mut BTreeMap<String, String>) {
             order,
             &format!("{id}-authorize"),
             &format!("{id}-authorize-1"),
+            &o2c_spec::bundled(),
         ) {
             Ok(v) => v.to_string(),
             Err(e) => format!("error: {e}"),

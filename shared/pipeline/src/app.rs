@@ -280,10 +280,20 @@ pub async fn payment_handler_parts(
     adapters: Adapters,
     accepts: Accepts,
 ) -> Result<PaymentHandler, Error> {
-    let (ctx, _) = payment_context(&config, &adapters).await?;
+    // Only the authorization maps (the spec's request parts); the spec loads alongside.
+    let (ctx, specs) = if accepts == Accepts::Authorize {
+        let (ctx, specs) = tokio::try_join!(
+            payment_context(&config, &adapters),
+            specs(&config, &adapters, "authorize")
+        )?;
+        (ctx.0, Some(specs))
+    } else {
+        (payment_context(&config, &adapters).await?.0, None)
+    };
     Ok(PaymentHandler {
         ports: ports(&config, &adapters),
         ctx,
         accepts,
+        specs,
     })
 }

@@ -12,6 +12,7 @@ use o2c_domain::ports::{Clock, OrderRecord, OrderStore, Publisher, StoreError};
 use o2c_domain::recipe::{run_step, Checkpoints, Deps, FailureClass, StepDone, StepFailure};
 use o2c_domain::{OrderId, OrderState, RefundId, TimelineEntry, Transition};
 use o2c_runtime::batch::{MessageHandler, QueueMessage};
+use o2c_spec::Specs;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +53,9 @@ pub struct PaymentHandler {
     pub ports: Ports,
     pub ctx: PaymentContext,
     pub accepts: Accepts,
+    /// The integration spec (the authorize function's: the request parts it adds); `None` for
+    /// the steps that map nothing.
+    pub specs: Option<Arc<Specs>>,
 }
 
 impl PaymentHandler {
@@ -289,6 +293,7 @@ impl MessageHandler for PaymentHandler {
             ports: self.ports.clone(),
             ctx: self.ctx.for_invocation(message.deadline),
             accepts: self.accepts,
+            specs: self.specs.clone(),
         }
         .handle_within(message)
         .await
@@ -302,8 +307,16 @@ impl PaymentHandler {
         let deps = self.ports.deps();
         let done: StepDone = match (&command, self.accepts) {
             (PaymentCommand::Authorize { order_id }, Accepts::Authorize) => {
+                let specs = self
+                    .specs
+                    .clone()
+                    .ok_or_else(|| StepFailure::NonRetryable {
+                        class: FailureClass::Internal,
+                        reason: "this function has no integration spec to authorize with".into(),
+                    })?;
                 let step = AuthorizeStep {
                     ctx: self.ctx.clone(),
+                    specs,
                 };
                 let done = run_step(&step, &deps, order_id).await?;
                 self.after_skip(order_id, &done).await?;

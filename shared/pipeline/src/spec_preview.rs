@@ -97,7 +97,7 @@ pub fn preview(spec: &Arc<Spec>, event: &Value, now: Timestamp) -> Result<Value,
         let r = reference(&order, "authorize");
         intake.push(json!({
             "system": "cybersource", "method": "POST", "path": "/pts/v2/payments",
-            "body": authorization_request_json(&order, &r, &format!("{r}-1")).map_err(err)?,
+            "body": authorization_request_json(&order, &r, &format!("{r}-1"), spec).map_err(err)?,
         }));
     }
     let mut rules =

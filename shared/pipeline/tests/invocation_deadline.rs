@@ -120,6 +120,7 @@ fn handler(url: &str, store: &InMemoryStore, call_budget: Duration) -> PaymentHa
             invocation_deadline: None,
         },
         accepts: Accepts::Authorize,
+        specs: Some(Arc::new(o2c_spec::Specs::bundled())),
     }
 }
 

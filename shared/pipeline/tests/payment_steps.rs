@@ -78,6 +78,7 @@ impl World {
                 invocation_deadline: None,
             },
             accepts,
+            specs: Some(Arc::new(o2c_spec::Specs::bundled())),
         }
     }
 

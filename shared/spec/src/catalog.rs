@@ -22,9 +22,21 @@ pub enum Targets {
     Salesforce(&'static [&'static str]),
     /// Clarity's fields (the assumed contract): no custom fields.
     Clarity(&'static [&'static str]),
+    /// A document mapping giving an object of these top-level parts only.
+    Parts(&'static [&'static str]),
     /// Checked by the code that reads the result.
     Free,
 }
+
+/// What `cybersource.authorization` may add to an authorization request: merchant-defined data
+/// (Decision Manager rules and reports read it), buyer, device and merchant descriptor
+/// information. The money, the payment source and the actions stay code.
+pub const CYBERSOURCE_AUTHORIZATION_PARTS: &[&str] = &[
+    "merchantDefinedInformation",
+    "buyerInformation",
+    "deviceInformation",
+    "merchantInformation",
+];
 
 impl Targets {
     /// Is `field` a field of this target?
@@ -32,14 +44,17 @@ impl Targets {
         match self {
             Targets::NetSuite(k) => k.contains(&field) || field.starts_with("cust"),
             Targets::Salesforce(k) => k.contains(&field) || field.ends_with("__c"),
-            Targets::Clarity(k) => k.contains(&field),
+            Targets::Clarity(k) | Targets::Parts(k) => k.contains(&field),
             Targets::Free => true,
         }
     }
 
     pub fn known(&self) -> &'static [&'static str] {
         match self {
-            Targets::NetSuite(k) | Targets::Salesforce(k) | Targets::Clarity(k) => k,
+            Targets::NetSuite(k)
+            | Targets::Salesforce(k)
+            | Targets::Clarity(k)
+            | Targets::Parts(k) => k,
             Targets::Free => &[],
         }
     }
@@ -148,6 +163,13 @@ const SF_CASE: &[&str] = &[
 
 /// Every mapping the code calls.
 pub const MAPPINGS: &[MappingInfo] = &[
+    MappingInfo {
+        name: "cybersource.authorization",
+        form: Form::Document,
+        what: "order → parts added to the Cybersource authorization request ({} adds none)",
+        sample: sample_order_context,
+        targets: Targets::Parts(CYBERSOURCE_AUTHORIZATION_PARTS),
+    },
     MappingInfo {
         name: "clarity.order",
         form: Form::Document,

@@ -26,7 +26,7 @@ fn mapping_schema(form: Form, targets: Targets, what: &str) -> Value {
             let custom = match targets {
                 Targets::NetSuite(_) => "^cust",
                 Targets::Salesforce(_) => "__c$",
-                Targets::Clarity(_) => "^$",
+                Targets::Clarity(_) | Targets::Parts(_) => "^$",
                 Targets::Free => ".*",
             };
             json!({

@@ -360,7 +360,13 @@ pub fn validate(doc: &SpecDocument, sources: &Sources, samples: &[(String, Value
         for (what, input) in inputs {
             let r = match info.form {
                 Form::Fields => spec.map_fields(info.name, &input).map(|_| ()),
-                Form::Document => spec.map_document(info.name, &input).map(|_| ()),
+                Form::Document => spec.map_document(info.name, &input).map(|out| {
+                    if let catalog::Targets::Parts(parts) = info.targets {
+                        if let Some(m) = parts_problem(&out, parts) {
+                            v.add(&format!("mappings.{}.expr", info.name), m);
+                        }
+                    }
+                }),
             };
             if let Err(e) = r {
                 let path = match &e.field {
@@ -467,4 +473,19 @@ fn rates(v: &mut V, r: &crate::document::Rates) {
             ),
         }
     }
+}
+
+/// A document mapping limited to `parts`: its result must be an object of those keys only.
+fn parts_problem(out: &Value, parts: &[&str]) -> Option<String> {
+    let Value::Object(m) = out else {
+        return Some(format!(
+            "gives {out}; it must give an object ({{}} adds nothing)"
+        ));
+    };
+    m.keys().find(|k| !parts.contains(&k.as_str())).map(|k| {
+        format!(
+            "gives {k:?}, which the code sets or does not send (only {})",
+            parts.join(", ")
+        )
+    })
 }

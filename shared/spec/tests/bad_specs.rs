@@ -178,6 +178,13 @@ const CASES: &[Case] = &[
         expect: &["rules.erp_sync", "unknown rule (the code asks: capture, erp, crm_case, refund)", "rules.erp: is missing"],
     },
     Case {
+        what: "authorization part the code owns",
+        file: "mappings.yaml",
+        from: "    expr: '{}'",
+        to: "    expr: '{orderInformation: {amountDetails: {totalAmount: \"0.01\"}}}'",
+        expect: &["mappings.cybersource.authorization.expr", "gives \"orderInformation\", which the code sets or does not send"],
+    },
+    Case {
         what: "unknown mapping",
         file: "mappings.yaml",
         from: "  crm.dispute_case:",

@@ -82,8 +82,8 @@ async fn validate_push_promote_diff_history_rollback_preview() {
     replace(
         &edited,
         "spec.yaml",
-        "version: \"2026-12-07.1\"",
         "version: \"2026-12-07.2\"",
+        "version: \"2026-12-07.3\"",
     );
     replace(
         &bad,
@@ -103,7 +103,7 @@ async fn validate_push_promote_diff_history_rollback_preview() {
     assert_eq!(r.code, 0);
     assert!(
         r.out
-            .starts_with("valid: config (label 2026-12-07.1; 10 mappings"),
+            .starts_with("valid: config (label 2026-12-07.2; 11 mappings"),
         "{}",
         r.out
     );
@@ -190,7 +190,7 @@ async fn validate_push_promote_diff_history_rollback_preview() {
     assert_eq!(r.code, 0);
     assert!(
         r.out
-            .contains("~ version: \"2026-12-07.1\" → \"2026-12-07.2\""),
+            .contains("~ version: \"2026-12-07.2\" → \"2026-12-07.3\""),
         "{}",
         r.out
     );
@@ -223,7 +223,7 @@ async fn validate_push_promote_diff_history_rollback_preview() {
     );
     assert_eq!(r.code, 0);
     assert!(
-        r.out.contains("spec dev:v2 (label 2026-12-07.2"),
+        r.out.contains("spec dev:v2 (label 2026-12-07.3"),
         "{}",
         r.out
     );

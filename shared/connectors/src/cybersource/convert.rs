@@ -8,9 +8,9 @@ use secrecy::ExposeSecret;
 use super::dto::*;
 use super::gateway::{
     AuthorizationInput, AuthorizationResult, CaptureInput, ChargebackReportEntry, CustomerInput,
-    FollowOnResult, IssuedTokens, PaymentSource, RefundInput, ReversalInput, TimeoutReversalInput,
-    TimeoutVoidInput, TmsCustomer, TmsPaymentInstrument, TmsTokens, TokenizeInput,
-    TransactionDetails, TransactionSummary, VoidInput,
+    FollowOnResult, IssuedTokens, PaymentSource, RefundInput, RequestExtras, ReversalInput,
+    TimeoutReversalInput, TimeoutVoidInput, TmsCustomer, TmsPaymentInstrument, TmsTokens,
+    TokenizeInput, TransactionDetails, TransactionSummary, VoidInput,
 };
 use super::outcome::{classify, reason_of_code, Operation, PaymentOutcome};
 
@@ -131,8 +131,52 @@ impl PaymentRequest {
                 ship_to: input.ship_to.as_ref().map(ShipTo::from_address),
                 line_items,
             },
+            extras: checked_extras(&input.extras)?,
         })
     }
+}
+
+/// The spec's additions: only the allowed objects, `merchantDefinedInformation` as Cybersource
+/// reads it (`[{key: "0".."100", value: text}]`), and never a card number.
+fn checked_extras(
+    extras: &RequestExtras,
+) -> Result<serde_json::Map<String, serde_json::Value>, InputError> {
+    for (k, v) in &extras.0 {
+        if !RequestExtras::ALLOWED.contains(&k.as_str()) {
+            return Err(InputError(format!(
+                "the spec may not set {k} (only {})",
+                RequestExtras::ALLOWED.join(", ")
+            )));
+        }
+        if !v.is_object() && k != "merchantDefinedInformation" {
+            return Err(InputError(format!("{k} must be an object")));
+        }
+    }
+    if let Some(mdd) = extras.0.get("merchantDefinedInformation") {
+        let items = mdd.as_array().ok_or_else(|| {
+            InputError("merchantDefinedInformation must be a list of {key, value}".into())
+        })?;
+        for (i, item) in items.iter().enumerate() {
+            let key = item.get("key").and_then(|k| k.as_str());
+            let ok_key = key
+                .and_then(|k| k.parse::<u8>().ok())
+                .is_some_and(|n| n <= 100);
+            let ok_value = item.get("value").is_some_and(|v| v.is_string());
+            let only = item.as_object().is_some_and(|o| o.len() == 2);
+            if !(ok_key && ok_value && only) {
+                return Err(InputError(format!(
+                    "merchantDefinedInformation[{i}] must be {{key: \"0\"..\"100\", value: text}}"
+                )));
+            }
+        }
+    }
+    let text = serde_json::to_string(&extras.0).unwrap_or_default();
+    if o2c_domain::card::payload_holds_card_number(text.as_bytes()) {
+        return Err(InputError(
+            "the spec's request additions hold a card-number-like value; never sent".into(),
+        ));
+    }
+    Ok(extras.0.clone())
 }
 
 impl CaptureRequest {

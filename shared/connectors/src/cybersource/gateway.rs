@@ -123,6 +123,25 @@ pub struct AuthorizationInput {
     pub create_tokens: bool,
     /// `processingInformation.commerceIndicator` (default `internet`).
     pub commerce_indicator: Option<String>,
+    /// Request parts the integration spec adds (`cybersource.authorization`): only the
+    /// top-level objects in [`RequestExtras::ALLOWED`]; never amounts, tokens or actions.
+    pub extras: RequestExtras,
+}
+
+/// Top-level request objects from the integration spec. `Debug` shows their names only (they
+/// may hold customer data).
+#[derive(Clone, Default, PartialEq)]
+pub struct RequestExtras(pub serde_json::Map<String, serde_json::Value>);
+
+impl RequestExtras {
+    /// The objects a spec may add (the spec catalog's list, which `validate` checks too).
+    pub const ALLOWED: &'static [&'static str] = o2c_spec::catalog::CYBERSOURCE_AUTHORIZATION_PARTS;
+}
+
+impl std::fmt::Debug for RequestExtras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 impl AuthorizationInput {
@@ -146,6 +165,7 @@ impl AuthorizationInput {
             decision_manager: true,
             create_tokens: false,
             commerce_indicator: Some("internet".to_owned()),
+            extras: RequestExtras::default(),
         }
     }
 

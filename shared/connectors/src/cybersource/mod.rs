@@ -35,9 +35,9 @@ pub use error::{CybersourceError, FieldDetail, TerminalError};
 pub use gateway::{
     AuthorizationInput, AuthorizationResult, CaptureInput, ChargebackReportEntry, CustomerInput,
     Deadline, FollowOnResult, IssuedTokens, PaymentGateway, PaymentSource, RefundInput,
-    ReversalInput, TimeoutReversalInput, TimeoutVoidInput, TmsCustomer, TmsPaymentInstrument,
-    TmsTokens, TokenizeInput, TransactionDetails, TransactionSummary, VoidInput, VoidTarget,
-    TIMEOUT_REVERSAL_WAIT,
+    RequestExtras, ReversalInput, TimeoutReversalInput, TimeoutVoidInput, TmsCustomer,
+    TmsPaymentInstrument, TmsTokens, TokenizeInput, TransactionDetails, TransactionSummary,
+    VoidInput, VoidTarget, TIMEOUT_REVERSAL_WAIT,
 };
 pub use notification::{EventKind, Notification, NotificationError};
 pub use outcome::{classify, is_soft_decline, Operation, PaymentOutcome, SOFT_DECLINE_REASONS};

@@ -9,20 +9,42 @@
 //! `clientReferenceInformation.code` = the given reference, the payment source from the token
 //! (`tokenInformation.transientTokenJwt`, or `paymentInformation.customer.id` +
 //! `paymentInformation.paymentInstrument.id`), and Decision Manager on (no `DECISION_SKIP` in
-//! `processingInformation.actionList`; a transient token adds `TOKEN_CREATE`).
+//! `processingInformation.actionList`; a transient token adds `TOKEN_CREATE`). The integration
+//! spec's `cybersource.authorization` adds what a merchant chooses on top
+//! ([`authorization_extras`]: merchant-defined data, buyer, device, merchant descriptor); the
+//! money, the payment source and the actions stay code.
 
 use o2c_domain::model::Order;
-use serde_json::Value;
+use o2c_spec::{context, Spec};
+use serde_json::{json, Value};
 
 use super::error::MappingError;
 use crate::cybersource::dto::PaymentRequest;
-use crate::cybersource::gateway::AuthorizationInput;
+use crate::cybersource::gateway::{AuthorizationInput, RequestExtras};
+
+/// The spec's additions to `order`'s authorization request (an object of allowed top-level
+/// parts; `{}` adds nothing).
+pub fn authorization_extras(spec: &Spec, order: &Order) -> Result<RequestExtras, MappingError> {
+    let ctx = json!({"order": context::order(order)});
+    match spec
+        .map_document("cybersource.authorization", &ctx)
+        .map_err(super::netsuite::spec_error)?
+    {
+        Value::Object(m) => Ok(RequestExtras(m)),
+        other => Err(MappingError::invalid(
+            format!("spec {} mappings.cybersource.authorization", spec.version),
+            &other.to_string(),
+            "must give an object of request parts",
+        )),
+    }
+}
 
 /// The authorization request for `order`, Decision Manager on, authorization only.
 pub fn authorization_request(
     order: &Order,
     reference: &str,
     transaction_id: &str,
+    spec: &Spec,
 ) -> Result<PaymentRequest, MappingError> {
     order.validate_amounts().map_err(|e| {
         MappingError::inconsistent(
@@ -31,7 +53,8 @@ pub fn authorization_request(
             e.to_string(),
         )
     })?;
-    let input = AuthorizationInput::from_order(order, reference, transaction_id);
+    let mut input = AuthorizationInput::from_order(order, reference, transaction_id);
+    input.extras = authorization_extras(spec, order)?;
     PaymentRequest::from_input(&input)
         .map_err(|e| MappingError::invalid("authorization", reference, e.0))
 }
@@ -41,8 +64,9 @@ pub fn authorization_request_json(
     order: &Order,
     reference: &str,
     transaction_id: &str,
+    spec: &Spec,
 ) -> Result<Value, MappingError> {
-    let request = authorization_request(order, reference, transaction_id)?;
+    let request = authorization_request(order, reference, transaction_id, spec)?;
     serde_json::to_value(&request).map_err(|e| {
         MappingError::invalid(
             "authorization",
@@ -95,8 +119,13 @@ mod tests {
             ("KWD", "1.250", "2.500", "0.125", "2.500", "2.625"),
         ] {
             let order = canonical(cur, unit, line, ship, sub, grand);
-            let j =
-                authorization_request_json(&order, "ORD-9-authorize", "ORD-9-authorize-1").unwrap();
+            let j = authorization_request_json(
+                &order,
+                "ORD-9-authorize",
+                "ORD-9-authorize-1",
+                &o2c_spec::bundled(),
+            )
+            .unwrap();
             assert_eq!(j["clientReferenceInformation"]["code"], "ORD-9-authorize");
             assert_eq!(
                 j["clientReferenceInformation"]["transactionId"],
@@ -142,7 +171,8 @@ mod tests {
             customer_id: "TMSC-1".into(),
             payment_instrument_id: "TMSPI-1".into(),
         };
-        let j = authorization_request_json(&order, "ref-1", "ref-1-t1").unwrap();
+        let j =
+            authorization_request_json(&order, "ref-1", "ref-1-t1", &o2c_spec::bundled()).unwrap();
         assert_eq!(j["paymentInformation"]["customer"]["id"], "TMSC-1");
         assert_eq!(
             j["paymentInformation"]["paymentInstrument"]["id"],
@@ -158,10 +188,11 @@ mod tests {
     fn bad_orders_and_references_are_mapping_errors() {
         let mut order = canonical("USD", "50.00", "100.00", "0.00", "100.00", "100.00");
         order.total = Money::from_minor(1, Currency::USD);
-        let e = authorization_request(&order, "ref-1", "t-1").unwrap_err();
+        let e = authorization_request(&order, "ref-1", "t-1", &o2c_spec::bundled()).unwrap_err();
         assert_eq!(e.path, "order.total");
         let order = canonical("USD", "50.00", "100.00", "0.00", "100.00", "100.00");
-        let e = authorization_request(&order, "bad \"ref\"", "t-1").unwrap_err();
+        let e =
+            authorization_request(&order, "bad \"ref\"", "t-1", &o2c_spec::bundled()).unwrap_err();
         assert_eq!(e.path, "authorization");
     }
 }

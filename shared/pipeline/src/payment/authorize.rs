@@ -21,8 +21,9 @@ use async_trait::async_trait;
 use o2c_connectors::cybersource::card::brand_name;
 use o2c_connectors::cybersource::{
     classify, is_soft_decline, AuthorizationInput, AuthorizationResult, CybersourceError,
-    IssuedTokens, Operation, PaymentOutcome, TerminalError, TimeoutReversalInput,
+    IssuedTokens, Operation, PaymentOutcome, RequestExtras, TerminalError, TimeoutReversalInput,
 };
+use o2c_connectors::mapping::cybersource::authorization_extras;
 use o2c_domain::model::CapturePolicy;
 use o2c_domain::ports::{OrderRecord, OutboundMessage};
 use o2c_domain::recipe::{Step, StepError};
@@ -30,7 +31,9 @@ use o2c_domain::routing::{Decision, Observation};
 use o2c_domain::{
     ExternalIds, Money, Order, OrderId, OrderState, Payment, PaymentId, PaymentInstrument,
 };
+use o2c_spec::Specs;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 pub const EFFECT_KEY: &str = "authorize";
 
@@ -113,6 +116,31 @@ impl AuthorizeOutcome {
 
 pub struct AuthorizeStep {
     pub ctx: PaymentContext,
+    /// The integration spec: the order's pinned version adds its request parts
+    /// (`cybersource.authorization`).
+    pub specs: Arc<Specs>,
+}
+
+impl AuthorizeStep {
+    /// The pinned spec's additions to the request; a spec that cannot map this order is a
+    /// validation failure (dead letter with the field), nothing is sent.
+    async fn request_extras(&self, order: &Order) -> Result<RequestExtras, StepError> {
+        let spec = crate::spec_runtime::for_order(&self.specs, order)
+            .await
+            .map_err(|e| match e {
+                o2c_domain::recipe::StepFailure::RetryLater(reason) => StepError::Retryable {
+                    reason,
+                    effect_may_have_happened: false,
+                },
+                o2c_domain::recipe::StepFailure::NonRetryable { class, reason } => {
+                    StepError::Terminal { class, reason }
+                }
+            })?;
+        authorization_extras(&spec, order).map_err(|e| StepError::Terminal {
+            class: o2c_domain::recipe::FailureClass::Validation,
+            reason: format!("order {}: {e}", order.id),
+        })
+    }
 }
 
 fn not_recordable(result: &AuthorizationResult) -> Option<StepError> {
@@ -212,7 +240,8 @@ impl Step for AuthorizeStep {
             });
         };
         let transaction_id = transaction_id(reference, attempt(record));
-        let input = AuthorizationInput::from_order(&record.order, reference, &transaction_id);
+        let mut input = AuthorizationInput::from_order(&record.order, reference, &transaction_id);
+        input.extras = self.request_extras(&record.order).await?;
         let answer = route.gateway.authorize(&input, self.ctx.deadline()).await;
         let result = match answer {
             Ok(result) => result,

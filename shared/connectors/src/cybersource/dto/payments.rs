@@ -18,6 +18,9 @@ pub struct PaymentRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_information: Option<TokenInformation>,
     pub order_information: OrderInformation,
+    /// The integration spec's additions (`merchantDefinedInformation`, ...), after the rest.
+    #[serde(flatten)]
+    pub extras: serde_json::Map<String, Value>,
 }
 
 /// `POST /pts/v2/payments/{id}/captures`.

@@ -76,6 +76,7 @@ fn payment_request_wire_shape() {
                 total_amount: Some("50.00".into()),
             }],
         },
+        extras: Default::default(),
     };
     let v = serde_json::to_value(&req).unwrap();
     assert_eq!(
