@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::document::SpecDocument;
+use crate::fast::Fast;
 
 type D = data::JustLut<Val>;
 
@@ -35,7 +36,13 @@ pub struct EvalError {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Fields(Vec<String>),
+    /// Field names; the fast form of each field that has one; the program branch computing
+    /// only the other fields (`None`: every field is fast).
+    Fields {
+        names: Vec<String>,
+        fast: Vec<Option<Fast>>,
+        slow: Option<usize>,
+    },
     Document,
     Rule(Vec<(String, Option<String>)>, String),
 }
@@ -188,32 +195,56 @@ impl Spec {
         program.push_str(".[0] as $__i | .[1] | ");
         let mut entries = BTreeMap::new();
         let mut n = 0usize;
-        let mut branch = |program: &mut String, name: String, body: String, kind: Kind| {
+        type Entries = BTreeMap<String, (usize, Kind)>;
+        let branch = |(program, entries, n): (&mut String, &mut Entries, &mut usize),
+                      name: String,
+                      body: String,
+                      kind: Kind| {
             let _ = write!(
                 program,
                 "{}if $__i == {n} then ({body}) ",
-                if n == 0 { "" } else { "el" }
+                if *n == 0 { "" } else { "el" }
             );
-            entries.insert(name, (n, kind));
-            n += 1;
+            entries.insert(name, (*n, kind));
+            *n += 1;
         };
         for (name, m) in &document.mappings {
             if let Some(fields) = &m.fields {
-                let body = fields
+                let list = |exprs: Vec<&String>| {
+                    let body: Vec<String> = exprs.iter().map(|e| format!("[{e}]")).collect();
+                    format!("[{}]", body.join(", "))
+                };
+                let fast: Vec<Option<Fast>> = fields.values().map(|e| Fast::parse(e)).collect();
+                let slow_exprs: Vec<&String> = fields
                     .values()
-                    .map(|e| format!("[{e}]"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                    .zip(&fast)
+                    .filter(|(_, f)| f.is_none())
+                    .map(|(e, _)| e)
+                    .collect();
+                let full = n;
                 let names = fields.keys().cloned().collect();
+                let slow = match slow_exprs.len() {
+                    0 => None,
+                    k if k == fields.len() => Some(full),
+                    _ => Some(full + 1),
+                };
                 branch(
-                    &mut program,
+                    (&mut program, &mut entries, &mut n),
                     mapping_entry(name),
-                    format!("[{body}]"),
-                    Kind::Fields(names),
+                    list(fields.values().collect()),
+                    Kind::Fields { names, fast, slow },
                 );
+                if slow.is_some_and(|i| i != full) {
+                    branch(
+                        (&mut program, &mut entries, &mut n),
+                        format!("{}#slow", mapping_entry(name)),
+                        list(slow_exprs),
+                        Kind::Document,
+                    );
+                }
             } else if let Some(e) = &m.expr {
                 branch(
-                    &mut program,
+                    (&mut program, &mut entries, &mut n),
                     mapping_entry(name),
                     format!("[{e}]"),
                     Kind::Document,
@@ -241,7 +272,7 @@ impl Spec {
                 .map(|c| (c.then.clone(), c.reason.clone()))
                 .collect();
             branch(
-                &mut program,
+                (&mut program, &mut entries, &mut n),
                 format!("rules.{name}"),
                 body,
                 Kind::Rule(cases, r.default.clone()),
@@ -310,7 +341,7 @@ impl Spec {
     pub fn map_fields(&self, name: &str, ctx: &Value) -> Result<Map<String, Value>, EvalError> {
         let entry = mapping_entry(name);
         let (index, kind) = self.entry(&entry)?;
-        let Kind::Fields(names) = kind else {
+        let Kind::Fields { names, fast, slow } = kind else {
             return Err(EvalError {
                 version: self.version.clone(),
                 entry,
@@ -318,10 +349,40 @@ impl Spec {
                 message: "is a document mapping, not fields".into(),
             });
         };
-        let results = match self.run(&entry, *index, ctx) {
-            Ok(r) => r,
+        let full_run = || match self.run(&entry, *index, ctx) {
+            Ok(r) => Ok(r),
             // Rare: find the field that fails, for the message.
-            Err(e) => return Err(self.failing_field(&entry, names, ctx).unwrap_or(e)),
+            Err(e) => Err(self.failing_field(&entry, names, ctx).unwrap_or(e)),
+        };
+        // Fast fields straight from the context, the others in one run of their branch; a
+        // fast field jq would fail on sends the whole mapping through the program.
+        let quick: Option<Vec<Option<Option<Value>>>> = fast
+            .iter()
+            .map(|f| match f {
+                Some(f) => f.eval(ctx).map(Some),
+                None => Some(None),
+            })
+            .collect();
+        let results = match quick {
+            None => full_run()?,
+            Some(quick) => {
+                let mut slow_results = match slow {
+                    Some(i) if *i == *index => full_run()?,
+                    Some(i) => match self.run(&entry, *i, ctx) {
+                        Ok(r) => r,
+                        Err(_) => full_run()?,
+                    },
+                    None => Vec::new(),
+                }
+                .into_iter();
+                quick
+                    .into_iter()
+                    .map(|q| match q {
+                        Some(v) => Value::Array(v.into_iter().collect()),
+                        None => slow_results.next().unwrap_or(Value::Null),
+                    })
+                    .collect()
+            }
         };
         let mut out = Map::new();
         for (field, values) in names.iter().zip(results) {
@@ -401,8 +462,13 @@ impl Spec {
         let Kind::Rule(cases, default) = kind else {
             unreachable!("rules.* entries are rules")
         };
-        let results = self.run(&entry, *index, ctx)?;
-        let i = results.first().and_then(Value::as_i64).unwrap_or(-1);
+        // A rule without cases is its default: nothing to evaluate.
+        let i = if cases.is_empty() {
+            -1
+        } else {
+            let results = self.run(&entry, *index, ctx)?;
+            results.first().and_then(Value::as_i64).unwrap_or(-1)
+        };
         Ok(
             match usize::try_from(i)
                 .ok()

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod compiled;
 pub mod context;
 pub mod document;
+pub mod fast;
 pub mod lang;
 pub mod natives;
 pub mod ops;
