@@ -252,16 +252,36 @@ pub enum ListedOrder {
     },
 }
 
-/// One E3 page.
+/// One E3 page, each order as Clarity sent it: the merchant's Clarity may shape its orders
+/// differently from the assumed contract, so the integration spec's `clarity.order` maps each
+/// one before [`ListedOrder::read`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderPage {
-    pub orders: Vec<ListedOrder>,
+    pub orders: Vec<serde_json::Value>,
     /// `None` on the last page.
     pub next_cursor: Option<String>,
 }
 
+impl ListedOrder {
+    /// Read one (mapped) order on its own.
+    pub fn read(v: &serde_json::Value) -> ListedOrder {
+        match serde_path_to_error::deserialize::<_, Order>(v) {
+            Ok(o) => ListedOrder::Order(Box::new(o)),
+            Err(e) => ListedOrder::Unreadable {
+                id: v
+                    .get("id")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+                path: format!("order.{}", e.path()),
+                // serde's message names the expected type; values are not echoed.
+                reason: e.into_inner().to_string(),
+            },
+        }
+    }
+}
+
 impl OrderPage {
-    /// Read a page body, each order on its own.
+    /// Read a page body: its orders (as sent) and the cursor.
     pub fn from_json(body: &serde_json::Value) -> Result<OrderPage, String> {
         let data = body
             .get("data")
@@ -276,21 +296,7 @@ impl OrderPage {
                 ))
             }
         };
-        let orders = data
-            .iter()
-            .map(|v| match serde_path_to_error::deserialize::<_, Order>(v) {
-                Ok(o) => ListedOrder::Order(Box::new(o)),
-                Err(e) => ListedOrder::Unreadable {
-                    id: v
-                        .get("id")
-                        .and_then(serde_json::Value::as_str)
-                        .map(str::to_owned),
-                    path: format!("order.{}", e.path()),
-                    // serde's message names the expected type; values are not echoed.
-                    reason: e.into_inner().to_string(),
-                },
-            })
-            .collect();
+        let orders = data.clone();
         Ok(OrderPage {
             orders,
             next_cursor,

@@ -35,7 +35,6 @@
 
 use super::{event_time, minus, Lookback, PollCursor, Window};
 use crate::intake::{Intake, IntakeError, Source};
-use o2c_connectors::clarity::dto::Order as ClarityOrder;
 use o2c_connectors::clarity::{ClarityOrderList, ListedOrder, OrderListQuery};
 use o2c_connectors::mapping::clarity::is_payable;
 use o2c_domain::card::contains_card_number;
@@ -155,6 +154,8 @@ impl ClarityCatchUp {
             }
         };
         let mut report = Report::default();
+        // Every order of this run is mapped under (and pins) the version active now.
+        let spec = crate::spec_runtime::current(&self.specs, POLLER).await?;
         let mut page_cursor: Option<String> = None;
         let mut list_error = None;
         loop {
@@ -177,8 +178,29 @@ impl ClarityCatchUp {
             };
             report.pages += 1;
             report.listed += page.orders.len();
-            for listed in page.orders {
-                self.consider(listed, window, oldest, &mut report).await;
+            for raw in page.orders {
+                // The merchant's order → the contract's, through the spec, then read.
+                // A card number anywhere in what Clarity sent (even where the spec does not
+                // look) refuses the order, as the webhook does.
+                let id = || raw.get("id").and_then(Value::as_str).map(str::to_owned);
+                let listed = if carries_card_number(&raw) {
+                    ListedOrder::Unreadable {
+                        id: id(),
+                        path: "order".into(),
+                        reason: "holds a value that looks like a card number; card data is never accepted".into(),
+                    }
+                } else {
+                    match crate::spec_runtime::inbound_order(&spec, &raw) {
+                        Ok(mapped) => ListedOrder::read(&mapped),
+                        Err(e) => ListedOrder::Unreadable {
+                            id: id(),
+                            path: "order".into(),
+                            reason: e.to_string(),
+                        },
+                    }
+                };
+                self.consider(listed, &spec, window, oldest, &mut report)
+                    .await;
             }
             match page.next_cursor {
                 Some(c) if report.pages < self.settings.max_pages => page_cursor = Some(c),
@@ -221,6 +243,7 @@ impl ClarityCatchUp {
     async fn consider(
         &self,
         listed: ListedOrder,
+        spec: &o2c_spec::Spec,
         window: Window,
         oldest: Timestamp,
         report: &mut Report,
@@ -276,39 +299,9 @@ impl ClarityCatchUp {
                 .push(json!({"order": id, "createdAt": order.created_at}));
             return;
         }
-        if carries_card_number(&order) {
-            report.mapping_failed(
-                Some(&order.id),
-                "order",
-                "holds a value that looks like a card number; card data is never accepted",
-            );
-            return;
-        }
-        let spec = match crate::spec_runtime::current(&self.specs, POLLER).await {
-            Ok(s) => s,
-            Err(e) => {
-                report.failed.push(json!({"order": id, "reason": e}));
-                return;
-            }
-        };
-        let mapped = serde_json::to_value(&order)
-            .map_err(|e| e.to_string())
-            .and_then(|v| crate::spec_runtime::inbound_order(&spec, &v).map_err(|e| e.to_string()))
-            .and_then(|v| serde_json::from_value::<ClarityOrder>(v).map_err(|e| e.to_string()));
-        let order = match mapped {
-            Ok(o) => o,
-            Err(e) => {
-                report.mapping_failed(
-                    Some(&order.id),
-                    "order",
-                    &format!("spec {}: {e}", spec.version),
-                );
-                return;
-            }
-        };
         match self
             .intake
-            .order_created(&order, &spec, Source::CatchUp { poller: POLLER })
+            .order_created(&order, spec, Source::CatchUp { poller: POLLER })
             .await
         {
             Ok(done) if done.created => {
@@ -335,8 +328,8 @@ impl ClarityCatchUp {
 }
 
 /// The webhook refuses a payload holding a card-number-like value; so does the catch-up.
-fn carries_card_number(order: &ClarityOrder) -> bool {
-    serde_json::to_string(order).is_ok_and(|s| contains_card_number(&s))
+fn carries_card_number(order: &Value) -> bool {
+    contains_card_number(&order.to_string())
 }
 
 #[cfg(test)]
@@ -490,5 +483,41 @@ mod tests {
             .await
             .unwrap()
             .is_none());
+    }
+
+    #[tokio::test]
+    async fn listed_orders_are_mapped_by_the_spec_before_they_are_read() {
+        // The merchant's Clarity names the status `awaiting_payment` and sends the total as
+        // `grandTotalAmount`; their spec maps both. Under the bundled spec this order is
+        // unreadable; under theirs it is caught up and pins their version.
+        let mut o = order("ORD-M", "pending_payment", -600);
+        o["status"] = json!("awaiting_payment");
+        let total = o["totals"]["grandTotal"].take();
+        o["totals"].as_object_mut().unwrap().remove("grandTotal");
+        o["totals"]["grandTotalAmount"] = total;
+        let (p, ..) = poller(vec![vec![o.clone()]]);
+        let out = p.run(json!({})).await.unwrap();
+        assert_eq!(out["caughtUp"], json!([]), "{out}");
+        assert_eq!(out["mappingFailed"][0]["order"], "ORD-M", "{out}");
+
+        let mut doc = o2c_spec::bundled().document.clone();
+        doc.mappings.get_mut("clarity.order").unwrap().expr = Some(
+            ".status |= (if . == \"awaiting_payment\" then \"pending_payment\" else . end) \
+             | .totals.grandTotal = .totals.grandTotalAmount | del(.totals.grandTotalAmount) \
+             | .status |= lookup(\"clarity_status\"; .)"
+                .into(),
+        );
+        let merchant = Arc::new(o2c_spec::Spec::compile(doc, "v2").unwrap());
+        let (mut p, store, publisher, _) = poller(vec![vec![o]]);
+        p.specs = Arc::new(o2c_spec::Specs::with_active(merchant, None, Duration::MAX));
+        let out = p.run(json!({})).await.unwrap();
+        assert_eq!(out["caughtUp"], json!(["ORD-M"]), "{out}");
+        assert_eq!(publisher.sent().len(), 1);
+        let r = store
+            .get(&OrderId::new("ORD-M").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.order.spec_version.as_deref(), Some("v2"));
     }
 }
