@@ -185,6 +185,13 @@ const CASES: &[Case] = &[
         expect: &["mappings.cybersource.authorization.expr", "gives \"orderInformation\", which the code sets or does not send"],
     },
     Case {
+        what: "bad exchange rates",
+        file: "spec.yaml",
+        from: "\nrules:\n",
+        to: "\nrates:\n  as_of: \"2026-02-30\"\n  pairs:\n    USD/EURO: \"0.92\"\n    USD/GBP: \"7.9e-1\"\n\nrules:\n",
+        expect: &["rates.as_of: \"2026-02-30\": a date, YYYY-MM-DD", "rates.pairs.USD/EURO: \"EURO\" is not an ISO 4217 currency code", "rates.pairs.USD/GBP: \"7.9e-1\": a rate is a positive decimal string"],
+    },
+    Case {
         what: "unknown mapping",
         file: "mappings.yaml",
         from: "  crm.dispute_case:",
