@@ -27,6 +27,7 @@ mod problems;
 pub mod schema;
 pub mod shape;
 pub mod store;
+pub mod suggest;
 pub mod validate;
 
 pub use compiled::{Decision, EvalError, Spec};

@@ -53,6 +53,15 @@ pub fn country(text: &str) -> Result<Country, String> {
         .ok_or_else(|| format!("{t:?} is not a country name or ISO 3166-1 code"))
 }
 
+/// Is `text` an ISO 3166-1 alpha-2 or alpha-3 code (upper case)?
+pub fn is_country_code(text: &str) -> bool {
+    match text.len() {
+        2 => Alpha2::try_from(text).is_ok(),
+        3 => Alpha3::try_from(text).is_ok(),
+        _ => false,
+    }
+}
+
 /// The ISO 3166-1 alpha-2 code of a country name or code.
 pub fn country_code(text: &str) -> Result<String, String> {
     Ok(country(text)?.alpha2().to_string())

@@ -97,6 +97,18 @@ enum SpecCmd {
     },
     /// Print the JSON Schema of a spec file (config/spec.schema.json).
     Schema,
+    /// The mapping assistant: for each canonical field, the sample's paths that may hold it,
+    /// best first, with a confidence and why (never a card number, CVV or secret).
+    Suggest {
+        /// A sample payload (an order as the source sends it, or an event with one).
+        #[arg(long)]
+        sample: PathBuf,
+        /// The canonical document to map onto.
+        #[arg(long, value_enum, default_value = "order")]
+        target: SuggestTarget,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// The stage's versions and its audit trail.
     History {
         #[arg(long)]
@@ -112,6 +124,17 @@ enum SpecCmd {
         #[arg(long)]
         by: Option<String>,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum SuggestTarget {
+    Order,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -321,6 +344,34 @@ fn pushed(stage: &str, p: &Pushed) -> String {
 
 async fn run(cli: Cli) -> Result<String, Fail> {
     match cli.command {
+        Top::Spec(SpecCmd::Suggest {
+            sample,
+            target: SuggestTarget::Order,
+            format,
+        }) => {
+            let sample = read_json(&sample)?;
+            // An event (API Gateway or envelope) holding an order: the order itself.
+            let sample = o2c_pipeline::spec_preview::order_of_event(&sample).unwrap_or(sample);
+            let s = o2c_spec::suggest::suggest(&sample);
+            Ok(match format {
+                Format::Json => {
+                    serde_json::to_string_pretty(&s).map_err(|e| Fail(2, e.to_string()))?
+                }
+                Format::Text => s
+                    .iter()
+                    .map(|t| match t.candidates.first() {
+                        Some(c) if c.confidence >= 0.5 => {
+                            format!(
+                                "{:<22} ← {:<40} {:.2}  {}",
+                                t.target, c.source, c.confidence, c.why
+                            )
+                        }
+                        _ => format!("{:<22}   (nothing in the sample)", t.target),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            })
+        }
         Top::Spec(SpecCmd::Validate { dir, samples }) => {
             let (doc, sources) = load(&dir)?;
             let mut inputs = Vec::new();
