@@ -25,6 +25,8 @@ stage "cybersource simulator test" infra/.venv/bin/python infra/local/simulators
 stage "sandbox simulators test" infra/.venv/bin/python infra/local/simulators/test_sandbox.py
 stage "card-scan test" infra/.venv/bin/python infra/local/test_cardscan.py
 stage "spec schema test" infra/.venv/bin/python infra/checks/test_spec_schema.py
+stage "assistant corpus check" infra/.venv/bin/python infra/bench/assistant/check.py
+stage "assistant held-out corpus check" infra/.venv/bin/python infra/bench/assistant/check.py infra/bench/assistant/heldout
 stage "atomic moto test" infra/.venv/bin/python infra/local/test_moto_atomic.py
 
 echo "==> test timings"

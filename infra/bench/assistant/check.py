@@ -62,7 +62,7 @@ def luhn(digits):
 
 
 def main():
-    root = Path(__file__).resolve().parent
+    root = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else Path(__file__).resolve().parent
     failures = 0
     for d in sorted(p for p in root.iterdir() if (p / "truth.json").exists()):
         truth = json.loads((d / "truth.json").read_text())
@@ -72,14 +72,17 @@ def main():
         if [e["target"] for e in truth] != TARGETS:
             problems.append("targets missing, extra or out of order")
         for e in truth:
-            if set(e) != {"target", "source"}:
+            if not {"target", "source"} <= set(e) <= {"target", "source", "also"}:
                 problems.append(f"{e.get('target')}: unexpected keys {sorted(e)}")
             src = e["source"]
             if src is None:
+                if e.get("also"):
+                    problems.append(f"{e['target']}: `also` without a source")
                 continue
-            vals = [v for v in resolve(sample, src) if v not in (None, "")]
-            if not vals:
-                problems.append(f"{e['target']}: {src} resolves to nothing")
+            for path in [src, *e.get("also", [])]:
+                vals = [v for v in resolve(sample, path) if v not in (None, "")]
+                if not vals:
+                    problems.append(f"{e['target']}: {path} resolves to nothing")
         for run in re.findall(r"\d{13,19}", raw):
             if luhn(run):
                 problems.append(f"card-like digit run {run}")
