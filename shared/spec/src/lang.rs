@@ -53,6 +53,7 @@ const ON_INPUT: &[&str] = &[
     "money_fx",
     "fx_rate",
     "phone_e164",
+    "money_text",
     "to_minor",
     "from_minor",
     "has",

@@ -8,6 +8,7 @@
 //! | `to_minor($currency)` | decimal string | integer minor units (`"10.50"`, `"USD"` → `1050`); an error when it has more fraction digits than the currency |
 //! | `from_minor($currency)` | integer | decimal string with the currency's digits |
 //! | `money_convert($currency; $rate)` | decimal string | the amount × `$rate` (a decimal string), rounded half-even to `$currency`'s digits |
+//! | `money_text($currency)` | a number or decimal string (`12.5`, `"19.990000"`) | the exact decimal string with `$currency`'s digits (`"12.50"`, `"19.99"`); an error when that would round |
 //! | `country_code`, `country_name`, `phone_e164($country)`, `address_lines` | see [`crate::places`] | |
 
 use jaq_core::native::{bome, v, Filter};
@@ -136,6 +137,29 @@ fn convert(a: Val, cur: Val, rate: Val) -> ValR<Val> {
     Ok(string(out))
 }
 
+/// `money_text`: any exact amount as the currency's decimal string; an error when it would
+/// round. A JSON float from a source system is read through its shortest decimal form.
+fn money_text(a: Val, cur: Val) -> ValR<Val> {
+    let c = currency(&cur)?;
+    let d = match &a {
+        Val::Num(Num::Float(f)) => {
+            Decimal::from_str(&f.to_string()).map_err(|e| err(format!("money_text: {f}: {e}")))?
+        }
+        other => decimal(other, "money_text")?,
+    };
+    let digits = c.exponent();
+    let r = d.round_dp(digits);
+    if r != d {
+        return Err(err(format!(
+            "money_text: {d} has more than {digits} fraction digits for {}",
+            c.code()
+        )));
+    }
+    let mut r = r;
+    r.rescale(digits);
+    Ok(string(r))
+}
+
 /// A text input of a `places` built-in.
 fn place_text(v: &Val, what: &str) -> Result<String, Error<Val>> {
     match v {
@@ -214,6 +238,10 @@ pub fn funs<D: for<'a> DataT<V<'a> = Val>>() -> impl Iterator<Item = Filter<RunP
             let rate = cv.0.pop_var();
             let c = cv.0.pop_var();
             bome(convert(cv.1, c, rate))
+        }),
+        ("money_text", v(1), |mut cv: Cv<D>| {
+            let c = cv.0.pop_var();
+            bome(money_text(cv.1, c))
         }),
         ("country_code", v(0), |cv: Cv<D>| {
             bome(

@@ -133,3 +133,79 @@ fn suggest_prints_the_contract_json() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn suggest_apply_writes_a_reviewable_spec_that_validates_and_pushes_nothing() {
+    let root = o2c_local_bridge_root();
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("events/apigw-clarity-order-webhook.json")).unwrap(),
+    )
+    .unwrap();
+    let body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    let mut order = body["payload"]["order"].clone();
+    // The merchant's Clarity calls the postal code `zip` and the grand total `orderTotal`.
+    let zip = order["billingAddress"]
+        .as_object_mut()
+        .unwrap()
+        .remove("postalCode")
+        .unwrap();
+    order["billingAddress"]["zip"] = zip;
+    let total = order["totals"]
+        .as_object_mut()
+        .unwrap()
+        .remove("grandTotal")
+        .unwrap();
+    order["orderTotal"] = total;
+    let dir = std::env::temp_dir().join(format!("o2c-suggest-apply-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sample = dir.join("renamed.json");
+    std::fs::write(&sample, order.to_string()).unwrap();
+    let before = std::fs::read_to_string(root.join("config/mappings.yaml")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_o2c"))
+        .current_dir(&root)
+        .args(["spec", "suggest", "--sample"])
+        .arg(&sample)
+        .arg("--apply")
+        .arg(dir.join("spec"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("nothing pushed or activated"), "{text}");
+    assert!(
+        text.contains("bill_to.postal_code ← billingAddress.zip"),
+        "{text}"
+    );
+    assert!(text.contains("total ← orderTotal"), "{text}");
+    assert!(text.contains("with the sample: valid"), "{text}");
+    let written = std::fs::read_to_string(dir.join("spec/mappings.yaml")).unwrap();
+    assert!(
+        written.contains("Proposed by `o2c spec suggest --apply`"),
+        "{written}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("config/mappings.yaml")).unwrap(),
+        before,
+        "the source spec is left alone"
+    );
+    // The written spec validates on its own with the sample, as the output says.
+    let v = Command::new(env!("CARGO_BIN_EXE_o2c"))
+        .args(["spec", "validate"])
+        .arg(dir.join("spec"))
+        .arg("--sample")
+        .arg(&sample)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The repository root (the bridge crate is `infra/local/bridge`).
+fn o2c_local_bridge_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..")
+}

@@ -11,6 +11,7 @@
 //! Values that look like card numbers, CVVs or secrets are never proposed. [`baseline`] is the
 //! plain string-similarity matcher the benchmark compares against.
 
+pub mod apply;
 mod leaves;
 mod names;
 mod score;

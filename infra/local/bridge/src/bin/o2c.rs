@@ -108,6 +108,13 @@ enum SpecCmd {
         target: SuggestTarget,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Write the proposal as a spec change for review: a copy of `--spec` in DIR whose
+        /// `clarity.order` maps this source (never pushed or activated).
+        #[arg(long, value_name = "DIR")]
+        apply: Option<PathBuf>,
+        /// The spec directory the change starts from.
+        #[arg(long, default_value = "config")]
+        spec: PathBuf,
     },
     /// The stage's versions and its audit trail.
     History {
@@ -345,14 +352,19 @@ fn pushed(stage: &str, p: &Pushed) -> String {
 async fn run(cli: Cli) -> Result<String, Fail> {
     match cli.command {
         Top::Spec(SpecCmd::Suggest {
-            sample,
+            sample: sample_file,
             target: SuggestTarget::Order,
             format,
+            apply,
+            spec,
         }) => {
-            let sample = read_json(&sample)?;
+            let sample = read_json(&sample_file)?;
             // An event (API Gateway or envelope) holding an order: the order itself.
             let sample = o2c_pipeline::spec_preview::order_of_event(&sample).unwrap_or(sample);
             let s = o2c_spec::suggest::suggest(&sample);
+            if let Some(dir) = apply {
+                return apply_suggestion(&sample, &sample_file, &s, &spec, &dir);
+            }
             Ok(match format {
                 Format::Json => {
                     serde_json::to_string_pretty(&s).map_err(|e| Fail(2, e.to_string()))?
@@ -586,6 +598,130 @@ async fn run(cli: Cli) -> Result<String, Fail> {
             Ok(format!("order {order}: capture queued (manual)"))
         }
     }
+}
+
+/// `o2c spec suggest --apply DIR`: the spec in `from` copied to `dir` with a `clarity.order`
+/// that maps the sample's source, validated against the sample, for review.
+fn apply_suggestion(
+    sample: &Value,
+    sample_file: &Path,
+    s: &[o2c_spec::suggest::Suggestion],
+    from: &Path,
+    dir: &Path,
+) -> Result<String, Fail> {
+    let (doc, _) = load(from)?;
+    let current = doc
+        .mappings
+        .get("clarity.order")
+        .and_then(|m| m.expr.clone())
+        .unwrap_or_else(|| ".".into());
+    let p = o2c_spec::suggest::apply::clarity_order(sample, s, &current);
+    std::fs::create_dir_all(dir).map_err(|e| Fail(2, format!("{}: {e}", dir.display())))?;
+    let mut old_lines = Vec::new();
+    for e in std::fs::read_dir(from).map_err(|e| Fail(2, format!("{}: {e}", from.display())))? {
+        let path = e.map_err(|e| Fail(2, e.to_string()))?.path();
+        if !path.is_file() {
+            continue;
+        }
+        let name = path.file_name().unwrap_or_default().to_owned();
+        let mut text = std::fs::read_to_string(&path)
+            .map_err(|e| Fail(2, format!("{}: {e}", path.display())))?;
+        if name == "mappings.yaml" {
+            let (new, old) = replace_clarity_order(&text, &p, sample_file)
+                .ok_or_else(|| Fail(2, format!("{}: no clarity.order expr", path.display())))?;
+            text = new;
+            old_lines = old;
+        }
+        std::fs::write(dir.join(&name), text)
+            .map_err(|e| Fail(2, format!("{}: {e}", dir.display())))?;
+    }
+    // The proposal against the sample it was made from.
+    let (doc, sources) = load(dir)?;
+    let problems = validate(
+        &doc,
+        &sources,
+        &[("clarity.order".to_string(), sample.clone())],
+    );
+    let mut out = vec![format!(
+        "wrote {} (a copy of {} with a new clarity.order); nothing pushed or activated",
+        dir.display(),
+        from.display()
+    )];
+    out.push(String::new());
+    out.extend(old_lines.iter().map(|l| format!("- {l}")));
+    out.extend(
+        std::iter::once("    expr: >-".to_string())
+            .chain(p.expr.lines().map(|l| format!("      {l}")))
+            .map(|l| format!("+ {l}")),
+    );
+    out.push(String::new());
+    out.push(format!("moved ({}): {}", p.moved.len(), p.moved.join(", ")));
+    if !p.missing.is_empty() {
+        out.push(format!(
+            "not found ({}): {}",
+            p.missing.len(),
+            p.missing.join(", ")
+        ));
+    }
+    if problems.is_empty() {
+        out.push(format!("validate {} with the sample: valid", dir.display()));
+    } else {
+        out.push(format!(
+            "validate {} with the sample: {} problem(s) to settle by hand:",
+            dir.display(),
+            problems.len()
+        ));
+        out.extend(problems.iter().map(|p| format!("  {p}")));
+    }
+    out.push(format!(
+        "next: review it, `o2c spec validate {} --sample {}`, then `o2c spec push --stage dev {}`",
+        dir.display(),
+        sample_file.display(),
+        dir.display()
+    ));
+    Ok(out.join("\n"))
+}
+
+/// `mappings.yaml` with `clarity.order`'s `expr` replaced by the proposal (the old lines
+/// returned for the diff).
+fn replace_clarity_order(
+    text: &str,
+    p: &o2c_spec::suggest::apply::Proposal,
+    sample: &Path,
+) -> Option<(String, Vec<String>)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_end() == "  clarity.order:")?;
+    let expr = start
+        + 1
+        + lines[start + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("    ") || l.trim().is_empty())
+            .position(|l| l.starts_with("    expr:"))?;
+    // The expr line and any block-scalar lines under it.
+    let end = expr
+        + 1
+        + lines[expr + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("      "))
+            .count();
+    let mut out: Vec<String> = lines[..expr].iter().map(|l| l.to_string()).collect();
+    out.push(format!(
+        "    # Proposed by `o2c spec suggest --apply` from {}: review before pushing.",
+        sample.display()
+    ));
+    if !p.missing.is_empty() {
+        out.push(format!(
+            "    # Not found in the sample: {}.",
+            p.missing.join(", ")
+        ));
+    }
+    out.push("    expr: >-".into());
+    out.extend(p.expr.lines().map(|l| format!("      {l}")));
+    out.extend(lines[end..].iter().map(|l| l.to_string()));
+    let old = lines[expr..end].iter().map(|l| l.to_string()).collect();
+    Some((out.join("\n") + "\n", old))
 }
 
 /// Leaf-level differences of two JSON documents: `path: a → b`.
