@@ -354,6 +354,28 @@ pub trait OrderStore: Send + Sync {
         self.update(id, expect, change).await
     }
 
+    /// Append `entry` unless the timeline `record` saw already holds its reference
+    /// (`external_ref`): `Ok(false)` when it was there. A change since `record` is
+    /// `ConditionFailed` (the caller reads again or asks the sender to retry).
+    async fn note_once(
+        &self,
+        record: &OrderRecord,
+        entry: TimelineEntry,
+    ) -> Result<bool, StoreError> {
+        let key = entry.external_ref.as_deref();
+        if key.is_some()
+            && record
+                .timeline
+                .iter()
+                .any(|e| e.external_ref.as_deref() == key)
+        {
+            return Ok(false);
+        }
+        self.append_timeline(&record.order.id, record.state, record.version, entry)
+            .await
+            .map(|_| true)
+    }
+
     /// Append a timeline entry without changing the state.
     async fn append_timeline(
         &self,

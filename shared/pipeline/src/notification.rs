@@ -414,13 +414,6 @@ impl CybersourceNotification {
         n: &Notification,
         key: &str,
     ) -> Result<&'static str, Response<Body>> {
-        if record
-            .timeline
-            .iter()
-            .any(|e| e.external_ref.as_deref() == Some(key))
-        {
-            return Ok("already_noted");
-        }
         let entry = TimelineEntry::new(
             self.clock.now(),
             format!("cybersource.{}", n.event_type.as_str()),
@@ -430,12 +423,9 @@ impl CybersourceNotification {
             ),
         )
         .with_ref(key.to_string());
-        match self
-            .store
-            .append_timeline(&record.order.id, record.state, record.version, entry)
-            .await
-        {
-            Ok(_) => Ok("noted"),
+        match self.store.note_once(&record, entry).await {
+            Ok(true) => Ok("noted"),
+            Ok(false) => Ok("already_noted"),
             Err(StoreError::ConditionFailed { .. }) => {
                 Err(problem(409, "busy", "order changed; retry"))
             }

@@ -230,33 +230,23 @@ impl ClarityWebhook {
                 ReturnStage::Requested => "refund_waits_for_receipt",
                 ReturnStage::Received => "refunded_at_request",
             };
-            if !record
-                .timeline
-                .iter()
-                .any(|e| e.external_ref.as_deref() == Some(key.as_str()))
-            {
-                let entry = TimelineEntry::new(
-                    self.clock.now(),
-                    what.clone(),
-                    format!(
-                        "return {} ({}): {}; no refund on this event",
-                        refund.id,
-                        refund.amount,
-                        spec_runtime::describe(&decision)
-                    ),
-                )
-                .with_ref(key);
-                match self
-                    .store
-                    .append_timeline(&id, record.state, record.version, entry)
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(StoreError::ConditionFailed { .. }) => {
-                        return Err(problem(409, "busy", "order changed; retry"))
-                    }
-                    Err(e) => return Err(unavailable(e)),
+            let entry = TimelineEntry::new(
+                self.clock.now(),
+                what.clone(),
+                format!(
+                    "return {} ({}): {}; no refund on this event",
+                    refund.id,
+                    refund.amount,
+                    spec_runtime::describe(&decision)
+                ),
+            )
+            .with_ref(key);
+            match self.store.note_once(&record, entry).await {
+                Ok(_) => {}
+                Err(StoreError::ConditionFailed { .. }) => {
+                    return Err(problem(409, "busy", "order changed; retry"))
                 }
+                Err(e) => return Err(unavailable(e)),
             }
             tracing::info!(order_id = %id, refund_id = %refund.id, duplicate, policy = %decision.policy, "{what} noted");
             return Ok(json_response(
