@@ -5,7 +5,7 @@
 //! so the one mapping reads both shapes while a merchant moves over. The result is written for review (`o2c spec suggest --apply DIR`); it is never
 //! pushed or activated by the assistant.
 
-use super::leaves::{self, Kind, Leaf};
+use super::leaves;
 use super::Suggestion;
 use serde_json::Value;
 
@@ -69,22 +69,6 @@ fn jq_path(segments: &[String]) -> String {
         .collect()
 }
 
-/// The conversion a leaf's values need to read as the contract's field.
-fn convert(leaf: &Leaf, target: &str) -> &'static str {
-    let amount = matches!(
-        target,
-        "lines[].unit_price" | "lines[].tax" | "lines[].discount" | "shipping" | "total"
-    );
-    match leaf.kind {
-        Kind::Money if amount => " | (.centAmount // .amount) | from_minor($__cur)",
-        _ if amount => " | money_text($__cur)",
-        Kind::Text if target.ends_with("country") => " | country_code",
-        Kind::Integer if target == "created_at" => " | todate",
-        Kind::Integer | Kind::Count if !target.ends_with("quantity") => " | tostring",
-        _ => "",
-    }
-}
-
 /// What the change does, for the reviewer.
 #[derive(Debug, Clone, Default)]
 pub struct Proposal {
@@ -124,7 +108,7 @@ pub fn clarity_order(sample: &Value, suggestions: &[Suggestion], current: &str) 
             p.missing.push((*target).to_string());
             continue;
         };
-        let conv = convert(leaf, target);
+        let conv = super::conversion_for(target, leaf).jq;
         if target.starts_with("lines[].") {
             // Relative to the list element: `items[].price` → `.price` on each item.
             let Some(i) = leaf.path.find("[]") else {

@@ -440,7 +440,7 @@ fn candidates(t: &Target, leaves: &[Leaf]) -> Vec<Candidate> {
         } else {
             why.push_str("; but the values do not fit");
         }
-        why.push_str(transform_hint(t, leaf));
+        why.push_str(conversion(t, leaf).hint);
         found.push(Candidate {
             source: leaf.path.clone(),
             confidence,
@@ -456,24 +456,47 @@ fn candidates(t: &Target, leaves: &[Leaf]) -> Vec<Candidate> {
     found
 }
 
-/// A transformation the mapping will need, when the values say so.
-fn transform_hint(t: &Target, leaf: &Leaf) -> &'static str {
+/// A conversion a leaf's values need to read as a target's field: what `why` says, and the
+/// jq `apply` writes (`$__cur` being the order's currency there). One decision for both.
+pub(crate) struct Conversion {
+    pub hint: &'static str,
+    pub jq: &'static str,
+}
+
+fn conversion(t: &Target, leaf: &Leaf) -> Conversion {
+    let c = |hint, jq| Conversion { hint, jq };
     let last = leaf.segments.last().map(String::as_str).unwrap_or("");
+    let cents = names::tokens(last)
+        .iter()
+        .any(|x| x == "cent" || x == "cents");
     match (t.want, leaf.kind) {
-        (Want::Amount, Kind::Integer | Kind::Count)
-            if names::tokens(last)
-                .iter()
-                .any(|x| x == "cent" || x == "cents") =>
-        {
-            " (minor units: from_minor($currency))"
-        }
-        (Want::Amount, Kind::Amount) if leaf.values.iter().any(Value::is_number) => {
-            " (a JSON number: tostring)"
-        }
-        (Want::Country, Kind::Text) => " (names: country_code)",
-        (Want::DateTime, Kind::Integer) => " (epoch: todate)",
-        _ => "",
+        (Want::Amount, Kind::Money) => c(
+            " (minor units: .centAmount or .amount | from_minor($currency))",
+            " | (.centAmount // .amount) | from_minor($__cur)",
+        ),
+        (Want::Amount, Kind::Integer | Kind::Count) if cents => c(
+            " (minor units: from_minor($currency))",
+            " | from_minor($__cur)",
+        ),
+        (Want::Amount, _) if leaf.values.iter().any(Value::is_number) => c(
+            " (a JSON number: money_text($currency))",
+            " | money_text($__cur)",
+        ),
+        // Decimal strings: the currency's exact digits (`"19.990000"` → `"19.99"`).
+        (Want::Amount, _) => c("", " | money_text($__cur)"),
+        (Want::Country, Kind::Text) => c(" (names: country_code)", " | country_code"),
+        (Want::DateTime, Kind::Integer) => c(" (epoch: todate)", " | todate"),
+        (want, Kind::Integer | Kind::Count) if want != Want::Count => c("", " | tostring"),
+        _ => c("", ""),
     }
+}
+
+/// [`conversion`] for a canonical field by its path.
+pub(crate) fn conversion_for(target: &str, leaf: &Leaf) -> Conversion {
+    TARGETS
+        .iter()
+        .find(|t| t.path == target)
+        .map_or(Conversion { hint: "", jq: "" }, |t| conversion(t, leaf))
 }
 
 /// Consistency: among the total's candidates, the one equal to the lines (quantity × unit
