@@ -41,25 +41,24 @@ fn names() -> &'static HashMap<String, Alpha2> {
 /// The country `text` names: an alpha-2 or alpha-3 code, an ISO name or a common alias.
 pub fn country(text: &str) -> Result<Country, String> {
     let t = text.trim();
-    let upper = t.to_ascii_uppercase();
-    let by_code = match t.len() {
-        2 => Alpha2::try_from(upper.as_str()).ok(),
-        3 => Alpha3::try_from(upper.as_str()).ok().map(Alpha2::from),
-        _ => None,
-    };
-    by_code
+    by_code(&t.to_ascii_uppercase())
         .or_else(|| names().get(&key(t)).copied())
         .map(|a| a.to_country())
         .ok_or_else(|| format!("{t:?} is not a country name or ISO 3166-1 code"))
 }
 
+/// The country of an ISO 3166-1 alpha-2 or alpha-3 code, as written (upper case).
+fn by_code(code: &str) -> Option<Alpha2> {
+    match code.len() {
+        2 => Alpha2::try_from(code).ok(),
+        3 => Alpha3::try_from(code).ok().map(Alpha2::from),
+        _ => None,
+    }
+}
+
 /// Is `text` an ISO 3166-1 alpha-2 or alpha-3 code (upper case)?
 pub fn is_country_code(text: &str) -> bool {
-    match text.len() {
-        2 => Alpha2::try_from(text).is_ok(),
-        3 => Alpha3::try_from(text).is_ok(),
-        _ => false,
-    }
+    by_code(text).is_some()
 }
 
 /// The ISO 3166-1 alpha-2 code of a country name or code.
