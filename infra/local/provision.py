@@ -2,7 +2,8 @@
 """Provision the local AWS stack (moto server) from template.yaml.
 
 template.yaml is the single source of truth: this script walks its Resources and creates every
-AWS::DynamoDB::Table, AWS::SQS::Queue and AWS::SecretsManager::Secret it finds, resolving the
+AWS::DynamoDB::Table, AWS::SQS::Queue, AWS::SecretsManager::Secret, AWS::KMS::Key (+ Alias) and
+AWS::SNS::Topic it finds, resolving the
 CloudFormation intrinsics they use (!Ref, !GetAtt, !Sub, !Join, !If, ...). Resources are created
 in dependency order (a DLQ before the queue whose RedrivePolicy points at it). There is no second
 list of resources here; a new table, queue or secret in the template needs no edit below.
@@ -14,10 +15,15 @@ expanded from the environment, e.g. to point base URLs at simulators on other po
 Re-running against an already provisioned server is safe: existing resources are reconciled
 (queue attributes, TTL, PITR, secret value) rather than re-created.
 
+Locally every SNS topic gets one subscriber, the queue <stack>-alerts-sink (ALERTS_SINK_URL):
+the "inbox" of the integration team's and the operators' alerts (`o2c alerts` / tests read it).
+
 Outputs (environment variable names are derived from logical ids):
   <LOGICAL>_URL        each queue          OrdersQueue -> ORDERS_QUEUE_URL, OrdersDLQ -> ORDERS_DLQ_URL
   <LOGICAL>_NAME       each table          OrdersTable -> ORDERS_TABLE_NAME (+ TABLE_NAME if only one)
   <LOGICAL>_ID         each secret (name)  CybersourceSecret -> CYBERSOURCE_SECRET_ID
+  <LOGICAL>_ARN        each topic          AlertsTopic -> ALERTS_TOPIC_ARN
+  the Globals' function variables that are a !Ref of a provisioned resource (TABLE_NAME, ...)
   STAGE, STACK_NAME, AWS_ENDPOINT_URL, AWS_REGION, AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY
 
@@ -56,7 +62,11 @@ DUMMY_KEY = "test"
 TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
 SECRET = "AWS::SecretsManager::Secret"
-SUPPORTED = (TABLE, QUEUE, SECRET)
+KMS_KEY = "AWS::KMS::Key"
+KMS_ALIAS = "AWS::KMS::Alias"
+TOPIC = "AWS::SNS::Topic"
+SUPPORTED = (TABLE, QUEUE, SECRET, KMS_KEY, KMS_ALIAS, TOPIC)
+KEY_TAG = "o2c:logical-id"
 
 
 class ProvisionError(Exception):
@@ -292,6 +302,8 @@ class Provisioner:
         self.ddb = boto3.client("dynamodb", **common)
         self.sqs = boto3.client("sqs", **common)
         self.sm = boto3.client("secretsmanager", **common)
+        self.kms = boto3.client("kms", **common)
+        self.sns = boto3.client("sns", **common)
         self.stack = stack
         self.r = resolver
         self.seeds = seeds
@@ -458,6 +470,74 @@ class Provisioner:
         self.rows.append((lid, "secret", name, status + ("" if value is not None else " (empty)")))
         return {"type": SECRET, "name": name, "arn": arn, "status": status}
 
+    # KMS ----------------------------------------------------------------------
+    def kms_key(self, lid: str, props: dict[str, Any]) -> dict[str, Any]:
+        self.ignored(lid, props, {"Description", "EnableKeyRotation", "KeyPolicy", "KeySpec",
+                                  "KeyUsage", "PendingWindowInDays", "Tags", "Enabled"})
+        tag = f"{self.stack}/{lid}"
+        key_id = None
+        for page in self.kms.get_paginator("list_keys").paginate():
+            for k in page["Keys"]:
+                tags = self.kms.list_resource_tags(KeyId=k["KeyId"]).get("Tags", [])
+                if any(t["TagKey"] == KEY_TAG and t["TagValue"] == tag for t in tags):
+                    key_id = k["KeyId"]
+        status = "exists"
+        if key_id is None:
+            kwargs: dict[str, Any] = {"Tags": [{"TagKey": KEY_TAG, "TagValue": tag}]}
+            if props.get("Description"):
+                kwargs["Description"] = props["Description"]
+            key_id = self.kms.create_key(**kwargs)["KeyMetadata"]["KeyId"]
+            status = "created"
+        if props.get("EnableKeyRotation"):
+            self.kms.enable_key_rotation(KeyId=key_id)
+        arn = self.kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        self.r.refs[lid] = key_id
+        self.r.attrs[lid] = {"Arn": arn, "KeyId": key_id}
+        self.rows.append((lid, "key", key_id, status))
+        return {"type": KMS_KEY, "name": key_id, "arn": arn, "status": status}
+
+    def kms_alias(self, lid: str, props: dict[str, Any]) -> dict[str, Any]:
+        self.ignored(lid, props, {"AliasName", "TargetKeyId"})
+        name, target = props["AliasName"], props["TargetKeyId"]
+        aliases = self.kms.list_aliases().get("Aliases", [])
+        have = next((a for a in aliases if a["AliasName"] == name), None)
+        if have is None:
+            self.kms.create_alias(AliasName=name, TargetKeyId=target)
+            status = "created"
+        elif have.get("TargetKeyId") != target:
+            self.kms.update_alias(AliasName=name, TargetKeyId=target)
+            status = "updated"
+        else:
+            status = "exists"
+        self.r.refs[lid] = name
+        self.rows.append((lid, "alias", name, status))
+        return {"type": KMS_ALIAS, "name": name, "status": status}
+
+    # SNS ----------------------------------------------------------------------
+    def topic(self, lid: str, props: dict[str, Any]) -> dict[str, Any]:
+        self.ignored(lid, props, {"TopicName", "DisplayName", "KmsMasterKeyId", "Tags"})
+        name = props.get("TopicName") or f"{self.stack}-{lid}"
+        attrs = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
+        existing = {t["TopicArn"].rsplit(":", 1)[-1] for page in
+                    self.sns.get_paginator("list_topics").paginate() for t in page["Topics"]}
+        arn = self.sns.create_topic(Name=name, Attributes=attrs)["TopicArn"]
+        self.r.refs[lid] = arn
+        self.r.attrs[lid] = {"TopicArn": arn, "TopicName": name}
+        status = "exists" if name in existing else "created"
+        self.rows.append((lid, "topic", name, status))
+        return {"type": TOPIC, "name": name, "arn": arn, "status": status}
+
+    def alerts_sink(self, topics: list[str]) -> str:
+        """The local inbox: one standard queue subscribed (once) to every topic."""
+        url = self.sqs.create_queue(QueueName=f"{self.stack}-alerts-sink")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        arn = arn["Attributes"]["QueueArn"]
+        for topic in topics:
+            subs = self.sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
+            if not any(s["Endpoint"] == arn for s in subs):
+                self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+        return url
+
     def seed_value(self, lid: str, props: dict[str, Any]) -> str | None:
         if lid in self.seeds:
             seed = _expand_env(self.seeds[lid])
@@ -519,7 +599,7 @@ def _expand_env(value: Any) -> Any:
 
 
 def build_env(created: dict[str, dict[str, Any]], endpoint: str, stage: str,
-              stack: str) -> dict[str, str]:
+              stack: str, globals_vars: dict[str, Any] | None = None) -> dict[str, str]:
     env: dict[str, str] = {}
 
     def put(key: str, value: str) -> None:
@@ -536,6 +616,13 @@ def build_env(created: dict[str, dict[str, Any]], endpoint: str, stage: str,
             put(f"{stem}_URL", c["url"])
         elif c["type"] == SECRET:
             put(f"{stem}_ID", c["name"])
+        elif c["type"] == TOPIC:
+            put(f"{stem}_ARN", c["arn"])
+    for var, node in (globals_vars or {}).items():
+        lid = node.get("Ref") if isinstance(node, dict) else None
+        if lid in created:
+            c = created[lid]
+            put(var, c.get("url") or c.get("arn") if c["type"] in (QUEUE, TOPIC) else c["name"])
     if len(tables) == 1:
         put("TABLE_NAME", created[tables[0]]["name"])
     put("STAGE", stage)
@@ -590,7 +677,8 @@ def provision(endpoint: str, stack: str, stage: str, template_path: Path = DEFAU
                              f"template: {sorted(unknown_seeds)}")
 
     p = Provisioner(endpoint, stack, resolver, seeds)
-    handlers = {TABLE: p.table, QUEUE: p.queue, SECRET: p.secret}
+    handlers = {TABLE: p.table, QUEUE: p.queue, SECRET: p.secret, KMS_KEY: p.kms_key,
+                KMS_ALIAS: p.kms_alias, TOPIC: p.topic}
     created: dict[str, dict[str, Any]] = {}
     for lid in topo_order(wanted):
         res = wanted[lid]
@@ -599,7 +687,12 @@ def provision(endpoint: str, stack: str, stage: str, template_path: Path = DEFAU
     # keep template order in outputs
     created = {lid: created[lid] for lid in wanted}
 
-    env = build_env(created, endpoint, stage, stack)
+    globals_vars = (((template.get("Globals") or {}).get("Function") or {})
+                    .get("Environment") or {}).get("Variables") or {}
+    env = build_env(created, endpoint, stage, stack, globals_vars)
+    topics = [c["arn"] for c in created.values() if c["type"] == TOPIC]
+    if topics:
+        env["ALERTS_SINK_URL"] = p.alerts_sink(topics)
     skipped = sorted({r.get("Type", "?") for r in all_resources.values()
                       if r.get("Type") not in SUPPORTED})
     off = sorted(lid for lid, r in all_resources.items()

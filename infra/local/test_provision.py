@@ -115,7 +115,7 @@ class ProvisionTest(unittest.TestCase):
     # ------------------------------------------------------------------ tables
     def test_tables(self) -> None:
         tables = by_type(self.template, provision.TABLE)
-        self.assertEqual(list(tables), ["OrdersTable"])
+        self.assertEqual(list(tables), ["OrdersTable", "QuarantineTable"])
         for lid, res in tables.items():
             props = res["Properties"]
             desc = self.ddb.describe_table(TableName=self.name_of(lid))["Table"]
@@ -228,10 +228,34 @@ class ProvisionTest(unittest.TestCase):
                     if line and not line.startswith("(")]
         self.assertEqual(len(statuses), len(self.resources["resources"]))
         self.assertEqual(set(statuses), {"exists"}, third.stdout)
-        self.assertEqual(len(self.sqs.list_queues(QueueNamePrefix=STACK)["QueueUrls"]), 10)
-        self.assertEqual(len(self.ddb.list_tables()["TableNames"]), 1)
+        # ten from the template, plus the local alerts sink
+        self.assertEqual(len(self.sqs.list_queues(QueueNamePrefix=STACK)["QueueUrls"]), 11)
+        self.assertEqual(len(self.ddb.list_tables()["TableNames"]), 2)
+        kms = boto3.client("kms", endpoint_url=self.endpoint, region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+        ours = [k for k in kms.list_keys()["Keys"]
+                if kms.list_resource_tags(KeyId=k["KeyId"]).get("Tags")]
+        self.assertEqual(len(ours), 1, "re-running must not add keys")
         versions = self.sm.list_secret_version_ids(SecretId=f"{STACK}/cybersource")["Versions"]
         self.assertEqual(len(versions), 1, "re-running must not add secret versions")
+
+    # ------------------------------------------------------------------ quarantine, alerts
+    def test_quarantine_table_is_encrypted_with_the_template_key(self) -> None:
+        desc = self.ddb.describe_table(TableName=self.env["QUARANTINE_TABLE_NAME"])["Table"]
+        key = self.resources["resources"]["QuarantineKey"]
+        self.assertEqual(desc["SSEDescription"]["SSEType"], "KMS")
+        self.assertIn(key["name"], desc["SSEDescription"]["KMSMasterKeyArn"])
+        self.assertEqual([i["IndexName"] for i in desc["GlobalSecondaryIndexes"]], ["by_day"])
+        self.assertNotIn("body", desc["GlobalSecondaryIndexes"][0]["Projection"]["NonKeyAttributes"])
+
+    def test_alerts_reach_the_local_sink(self) -> None:
+        sns = boto3.client("sns", endpoint_url=self.endpoint, region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+        sns.publish(TopicArn=self.env["ALERTS_TOPIC_ARN"], Subject="s", Message="hello team")
+        got = self.sqs.receive_message(QueueUrl=self.env["ALERTS_SINK_URL"], WaitTimeSeconds=2)
+        body = json.loads(got["Messages"][0]["Body"])
+        self.assertEqual((body["Subject"], body["Message"]), ("s", "hello team"))
+        self.assertEqual(self.env["TABLE_NAME"], f"{STACK}-OrdersTable")
 
     def test_first_run_created_everything(self) -> None:
         rows = [line for line in self.first.stdout.splitlines()[1:] if line and line[0] != "("]

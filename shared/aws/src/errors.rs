@@ -62,6 +62,15 @@ where
     }
 }
 
+/// An SDK failure as the domain's store error (the detail only: no payload).
+pub(crate) fn store_unavailable<E, R>(e: &SdkError<E, R>) -> o2c_domain::ports::StoreError
+where
+    E: ProvideErrorMetadata + Error + 'static,
+    R: std::fmt::Debug,
+{
+    o2c_domain::ports::StoreError::Unavailable(classify(e).detail)
+}
+
 /// Truncate to at most `max` bytes on a char boundary.
 pub(crate) fn truncate_bytes(text: &str, max: usize) -> &str {
     if text.len() <= max {

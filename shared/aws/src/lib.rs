@@ -14,7 +14,9 @@
 //! - [`aws_config`] loads the SDK configuration (standard chain, optional endpoint override for
 //!   the local moto server).
 
+pub mod alerts;
 pub mod dlq;
+pub mod quarantine;
 pub mod references;
 pub mod routing;
 pub mod secrets;

@@ -16,10 +16,8 @@
 //! integration has none), so one partition is no hot spot. The sort key starts with the *first*
 //! time the notification was received: a redelivery overwrites its own entry.
 
-use crate::errors::classify;
 use crate::store::{DynamoOrderStore, PK, SK, TTL_ATTRIBUTE};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use o2c_domain::ports::{
@@ -61,13 +59,7 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn unavailable<E, R>(e: &SdkError<E, R>) -> StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError::Unavailable(classify(e).detail)
-}
+use crate::errors::store_unavailable as unavailable;
 
 fn get_s(item: &Item, attr: &str) -> Option<String> {
     item.get(attr).and_then(|v| v.as_s().ok()).cloned()

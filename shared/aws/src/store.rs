@@ -467,13 +467,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, String> {
     serde_json::to_string(v).map_err(|e| format!("serialise: {e}"))
 }
 
-fn unavailable<E, R>(e: &SdkError<E, R>) -> StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError::Unavailable(classify(e).detail)
-}
+use crate::errors::store_unavailable as unavailable;
 
 /// The full item for a new order record.
 fn order_item(record: &OrderRecord) -> Result<Item, StoreError> {

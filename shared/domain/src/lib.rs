@@ -10,6 +10,7 @@ pub mod model;
 pub mod money;
 pub mod pii;
 pub mod ports;
+pub mod quarantine;
 pub mod recipe;
 pub mod routing;
 pub mod state;

@@ -5,11 +5,14 @@ use crate::bounded::Bounded;
 use crate::handler::{Accepts, PaymentHandler, Ports};
 use crate::notification::CybersourceNotification;
 use crate::payment::{PaymentContext, Route, Router, SingleRoute};
+use crate::quarantine::{Quarantine, QuarantineConfig};
 use crate::references::IndexedRouter;
 use crate::routing::DynamicRouter;
 use crate::spec_runtime;
 use crate::sync::{ClaritySync, ErpSync};
-use crate::webhook::ClarityWebhook;
+use crate::webhook::{ClarityEvents, ClarityWebhook};
+use o2c_aws::alerts::SnsAlerts;
+use o2c_aws::quarantine::DynamoQuarantine;
 use o2c_connectors::clarity::{ClarityClient, ClarityCredentials};
 use o2c_connectors::cybersource::{ClientConfig, CybersourceClient, CybersourceCredentials};
 use o2c_connectors::netsuite::{ErpCredentials, NetSuiteClient};
@@ -80,15 +83,51 @@ pub async fn clarity_webhook(
         specs(&config, &adapters, "clarity-order-webhook")
     )?;
     let credentials = ClarityCredentials::from_json(secret.expose_secret())?;
+    let function = "clarity-order-webhook";
     Ok(Arc::new(ClarityWebhook {
         verifier: credentials.webhook_verifier(),
+        events: clarity_events(&adapters, specs, function),
+        quarantine: quarantine(&config, &adapters, function)?,
+    }))
+}
+
+/// What a verified Clarity event does (the webhook's and replay's).
+pub fn clarity_events(
+    adapters: &Adapters,
+    specs: Arc<Specs>,
+    function: &'static str,
+) -> ClarityEvents {
+    ClarityEvents {
         store: adapters.store.clone(),
         publisher: adapters.publisher.clone(),
         clock: Arc::new(SystemClock),
         remember: std::time::Duration::from_secs(7 * 24 * 3600),
-        function: "clarity-order-webhook",
+        function,
         specs,
-    }))
+    }
+}
+
+/// The quarantine of a function configured with one (`QUARANTINE_TABLE_NAME`, …).
+pub fn quarantine(
+    config: &FunctionConfig,
+    adapters: &Adapters,
+    function: &'static str,
+) -> Result<Quarantine, Error> {
+    let vars = config.quarantine.as_ref().ok_or(
+        "QUARANTINE_TABLE_NAME is not set: this function quarantines events it cannot map",
+    )?;
+    Ok(Quarantine {
+        store: Arc::new(DynamoQuarantine::from_conf(&adapters.sdk, &vars.table_name)),
+        alerts: Arc::new(SnsAlerts::from_conf(&adapters.sdk, &vars.alerts_topic_arn)),
+        clock: Arc::new(SystemClock),
+        config: QuarantineConfig {
+            ttl: std::time::Duration::from_secs(vars.ttl_days * 24 * 3600),
+            max_body_bytes: usize::try_from(vars.max_body_bytes).unwrap_or(usize::MAX),
+            alerts_per_minute: vars.alerts_per_minute,
+        },
+        stage: config.stage.to_string(),
+        function,
+    })
 }
 
 /// The Cybersource routes (one merchant id today; the routing seam takes more).

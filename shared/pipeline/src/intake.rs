@@ -54,6 +54,13 @@ pub enum Source<'a> {
     },
     /// The catch-up poller found the order in Clarity's list.
     CatchUp { poller: &'a str },
+    /// An operator replayed a quarantined `order.created` (same event id, and the hash of the
+    /// body as delivered, so a late redelivery of it is a duplicate).
+    Replay {
+        event_id: &'a str,
+        payload_hash: &'a str,
+        by: &'a str,
+    },
 }
 
 /// What the intake did.
@@ -107,6 +114,18 @@ pub fn not_payable_entry(at: Timestamp, status: ClarityStatus) -> TimelineEntry 
     )
 }
 
+/// The order a Clarity order becomes under `spec`, pinned to it, and the `spec.pinned` entry:
+/// everything the intake checks before it writes (a replay's dry run runs just this).
+pub fn map_order(
+    wire: &ClarityOrder,
+    spec: &Spec,
+    now: Timestamp,
+) -> Result<(o2c_domain::Order, TimelineEntry), MappingError> {
+    let mut order = order_to_canonical(wire)?;
+    let (pinned, _) = spec_runtime::pin(&mut order, spec, now)?;
+    Ok((order, pinned))
+}
+
 /// The intake's ports.
 #[derive(Clone)]
 pub struct Intake {
@@ -127,12 +146,16 @@ impl Intake {
         spec: &Spec,
         source: Source<'_>,
     ) -> Result<Intook, IntakeError> {
-        let mut order = order_to_canonical(wire)?;
-        let (pinned, _) = spec_runtime::pin(&mut order, spec, self.clock.now())?;
+        let (order, pinned) = map_order(wire, spec, self.clock.now())?;
         let duplicate_event = match source {
             Source::Webhook {
                 event_id,
                 payload_hash,
+            }
+            | Source::Replay {
+                event_id,
+                payload_hash,
+                ..
             } => self.remember_event(event_id, payload_hash).await?,
             Source::CatchUp { .. } => false,
         };
@@ -145,6 +168,12 @@ impl Intake {
                 TimelineEntry::new(now, RECEIVED, "Clarity order.created webhook")
                     .with_ref(event_id)
             }
+            Source::Replay { event_id, by, .. } => TimelineEntry::new(
+                now,
+                RECEIVED,
+                format!("Clarity order.created, replayed from quarantine by {by} (it did not map when it arrived)"),
+            )
+            .with_ref(event_id),
             Source::CatchUp { poller } => TimelineEntry::new(
                 now,
                 RECEIVED,
@@ -167,7 +196,9 @@ impl Intake {
             // Already cancelled when it reached us: record the cancellation like any other, so
             // the order closes as `Voided` (nothing was ever held) and no step ever starts.
             let event_id = match source {
-                Source::Webhook { event_id, .. } => event_id.to_string(),
+                Source::Webhook { event_id, .. } | Source::Replay { event_id, .. } => {
+                    event_id.to_string()
+                }
                 Source::CatchUp { poller } => format!("{poller}:{id}"),
             };
             let intent = CancelIntent {

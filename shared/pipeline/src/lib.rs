@@ -18,6 +18,7 @@ pub mod messages;
 pub mod notification;
 pub mod payment;
 pub mod pollers;
+pub mod quarantine;
 pub mod redrive;
 pub mod references;
 pub mod routing;

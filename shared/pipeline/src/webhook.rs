@@ -2,8 +2,10 @@
 //!
 //! Verify the signature on the raw bytes (1 MiB cap, timestamp window, constant-time compare
 //! against every `v1=`, header/body id match) → refuse any payload holding a card-number-like
-//! value (422 + `CardDataRefused` metric, nothing stored) → parse and map (a mapping error names
-//! the field; 422, nothing stored) → record the event id (conditional put) → act → answer fast.
+//! value (422 + `CardDataRefused` metric, nothing stored) → parse and map → record the event id
+//! (conditional put) → act → answer fast. An event that fails mapping or validation is
+//! quarantined ([`crate::quarantine`]: kept encrypted, alerted, replayable; 202 `quarantined`)
+//! rather than refused, so Clarity stops retrying and nothing is lost.
 //!
 //! Acting is idempotent and healing: `order.created` goes through the one intake
 //! ([`crate::intake`], shared with the catch-up poller): the order is created in `Received`
@@ -20,17 +22,20 @@
 use crate::cancel::record_cancellation;
 use crate::intake::{Intake, IntakeError, Source};
 use crate::messages::PaymentCommand;
+use crate::quarantine::Quarantine;
 use crate::spec_runtime;
 use async_trait::async_trait;
 use lambda_http::{Body, Request, Response};
-use o2c_connectors::clarity::events::{ClarityEvent, ReturnRequest};
+use o2c_connectors::clarity::events::{ClarityEvent, EventEnvelope, EventError, ReturnRequest};
 use o2c_connectors::clarity::webhook::{WebhookHeaders, WebhookVerifier};
 use o2c_connectors::mapping::clarity::refund_from_return;
+use o2c_connectors::mapping::{MappingError, MappingErrorKind};
 use o2c_domain::card::payload_holds_card_number;
 use o2c_domain::ports::{CancelIntent, Clock, OrderStore, Publisher, StoreError};
+use o2c_domain::quarantine::{Failure, QuarantineClass};
 use o2c_domain::{OrderId, TimelineEntry};
 use o2c_runtime::lambda::{json_response, problem, HttpHandler};
-use o2c_spec::Specs;
+use o2c_spec::{Spec, Specs};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +45,80 @@ pub use crate::intake::SCOPE;
 
 pub struct ClarityWebhook {
     pub verifier: WebhookVerifier,
+    /// What a verified event does.
+    pub events: ClarityEvents,
+    /// Where events that fail mapping or validation go.
+    pub quarantine: Quarantine,
+}
+
+/// Who brought a verified event.
+#[derive(Clone, Copy, Debug)]
+pub enum Origin<'a> {
+    /// Clarity's signed delivery.
+    Webhook,
+    /// A replay from quarantine by an operator.
+    Replay { by: &'a str },
+}
+
+/// Why a verified event was not acted on.
+pub enum Refusal {
+    /// The event does not map under the spec version it was read with: quarantine it.
+    Unmappable {
+        failure: Failure,
+        spec_version: String,
+    },
+    /// Anything else, as the HTTP answer (busy, unknown order, unavailable, card data, …).
+    Answer(Response<Body>),
+}
+
+impl From<Response<Body>> for Refusal {
+    fn from(r: Response<Body>) -> Self {
+        Refusal::Answer(r)
+    }
+}
+
+/// A mapping failure as what quarantine keeps; card data is never kept (422 as ever).
+pub fn unmappable(e: &MappingError, spec_version: &str) -> Refusal {
+    let class = match e.kind {
+        MappingErrorKind::Missing => QuarantineClass::MissingField,
+        MappingErrorKind::Invalid => QuarantineClass::InvalidValue,
+        MappingErrorKind::Inconsistent => QuarantineClass::Inconsistent,
+        MappingErrorKind::CardData => {
+            return Refusal::Answer(problem(422, "card_data_refused", &e.to_string()))
+        }
+    };
+    Refusal::Unmappable {
+        failure: Failure {
+            class,
+            path: e.path.clone(),
+            value: e.value.clone(),
+            message: e.message.clone(),
+        },
+        spec_version: spec_version.to_string(),
+    }
+}
+
+/// A payload without the contract's shape, as what quarantine keeps.
+fn unreadable(e: &EventError, spec_version: &str) -> Refusal {
+    let class = if e.reason.starts_with("missing field") {
+        QuarantineClass::MissingField
+    } else {
+        QuarantineClass::Unreadable
+    };
+    Refusal::Unmappable {
+        failure: Failure {
+            class,
+            path: e.path.clone(),
+            value: None,
+            message: e.reason.clone(),
+        },
+        spec_version: spec_version.to_string(),
+    }
+}
+
+/// What a verified Clarity event does (the webhook's work after the signature, shared with
+/// replay from quarantine).
+pub struct ClarityEvents {
     pub store: Arc<dyn OrderStore>,
     pub publisher: Arc<dyn Publisher>,
     pub clock: Arc<dyn Clock>,
@@ -78,7 +157,7 @@ impl ClarityWebhook {
     async fn receive(&self, req: &Request) -> Result<Response<Body>, Response<Body>> {
         let body = raw_body(req);
         let headers = WebhookHeaders::from_lookup(|n| header(req, n));
-        let now = self.clock.now();
+        let now = self.events.clock.now();
         let verified = self
             .verifier
             .verify(&headers, body, now.epoch_seconds())
@@ -90,7 +169,7 @@ impl ClarityWebhook {
         let span = tracing::info_span!("clarity_event", event_id = %event_id, event_type = %verified.envelope.event_type);
         let _g = span.enter();
         if payload_holds_card_number(body) {
-            o2c_runtime::metrics::count(self.function, "CardDataRefused");
+            o2c_runtime::metrics::count(self.events.function, "CardDataRefused");
             tracing::error!("refused: the payload holds a card-number-like value; nothing stored");
             return Err(problem(
                 422,
@@ -98,31 +177,81 @@ impl ClarityWebhook {
                 "the payload holds a value that looks like a card number; card data is never accepted (send a Cybersource token)",
             ));
         }
-        // The order as this merchant's Clarity sends it → the contract's, through the active
-        // spec's `clarity.order`; an order.created pins that same version.
+        let hash = payload_hash(body);
+        match self
+            .events
+            .handle(&verified.envelope, &hash, Origin::Webhook)
+            .await
+        {
+            Ok(r) => Ok(r),
+            Err(Refusal::Answer(r)) => Err(r),
+            Err(Refusal::Unmappable {
+                failure,
+                spec_version,
+            }) => {
+                tracing::warn!(class = %failure.class, path = %failure.path, "the event does not map under the active spec: quarantined");
+                let kept = self
+                    .quarantine
+                    .keep(body, &hash, &verified.envelope, failure, &spec_version)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(json_response(202, &kept.answer()))
+            }
+        }
+    }
+}
+
+impl ClarityEvents {
+    /// The event as the contract reads it: the order as this merchant's Clarity sends it → the
+    /// contract's, through the active spec's `clarity.order` (an order.created pins that same
+    /// version, which is returned with it). Nothing is written.
+    pub async fn read(
+        &self,
+        delivered: &EventEnvelope,
+    ) -> Result<(Arc<Spec>, ClarityEvent), Refusal> {
         let spec = spec_runtime::current(&self.specs, self.function)
             .await
             .map_err(unavailable)?;
-        let mut envelope = verified.envelope.clone();
-        spec_runtime::inbound(&spec, &mut envelope).map_err(|e| {
-            tracing::warn!(error = %e, "refused: the order does not map under the active spec");
-            problem(422, "mapping_failed", &e.to_string())
-        })?;
-        let event = ClarityEvent::from_envelope(&envelope)
-            .map_err(|e| problem(e.http_status(), e.code(), &e.to_string()))?;
-        let hash = payload_hash(body);
+        let mut envelope = delivered.clone();
+        spec_runtime::inbound(&spec, &mut envelope).map_err(|e| unmappable(&e, &spec.version))?;
+        let event =
+            ClarityEvent::from_envelope(&envelope).map_err(|e| unreadable(&e, &spec.version))?;
+        Ok((spec, event))
+    }
+
+    /// Act on a verified, card-free event (see the module documentation). `hash` is the body's
+    /// as delivered: a replay of a patched body still remembers the delivery's.
+    pub async fn handle(
+        &self,
+        delivered: &EventEnvelope,
+        hash: &str,
+        origin: Origin<'_>,
+    ) -> Result<Response<Body>, Refusal> {
+        let event_id = delivered.id.clone();
+        let now = self.clock.now();
+        let (spec, event) = self.read(delivered).await?;
         match event {
             ClarityEvent::OrderCreated { order } => {
                 // The one intake (`crate::intake`), shared with the catch-up poller.
-                let source = Source::Webhook {
-                    event_id: &event_id,
-                    payload_hash: &hash,
+                let source = match origin {
+                    Origin::Webhook => Source::Webhook {
+                        event_id: &event_id,
+                        payload_hash: hash,
+                    },
+                    Origin::Replay { by } => Source::Replay {
+                        event_id: &event_id,
+                        payload_hash: hash,
+                        by,
+                    },
                 };
                 let done = self
                     .intake()
                     .order_created(&order, &spec, source)
                     .await
-                    .map_err(intake_problem)?;
+                    .map_err(|e| match e {
+                        IntakeError::Mapping(m) => unmappable(&m, &spec.version),
+                        other => Refusal::Answer(intake_problem(other)),
+                    })?;
                 let id = &done.order_id;
                 tracing::info!(
                     order_id = %id, created = done.created, duplicate = done.duplicate_event,
@@ -141,9 +270,13 @@ impl ClarityWebhook {
                 })
             }
             ClarityEvent::OrderCancelled { order, reason, .. } => {
-                let id = OrderId::new(order.id.clone())
-                    .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
-                let duplicate = self.remember_event(&event_id, &hash).await?;
+                let id = OrderId::new(order.id.clone()).map_err(|e| {
+                    unmappable(
+                        &MappingError::invalid("order.id", &order.id, e.to_string()),
+                        &spec.version,
+                    )
+                })?;
+                let duplicate = self.remember_event(&event_id, hash).await?;
                 let intent = CancelIntent {
                     event_id: event_id.clone(),
                     reason: reason.unwrap_or_else(|| "cancelled in Clarity".into()),
@@ -163,11 +296,11 @@ impl ClarityWebhook {
                 ))
             }
             ClarityEvent::ReturnRequested { request, .. } => {
-                self.on_return(&request, ReturnStage::Requested, &event_id, &hash)
+                self.on_return(&request, ReturnStage::Requested, &event_id, hash)
                     .await
             }
             ClarityEvent::ReturnReceived { request, .. } => {
-                self.on_return(&request, ReturnStage::Received, &event_id, &hash)
+                self.on_return(&request, ReturnStage::Received, &event_id, hash)
                     .await
             }
             ClarityEvent::Unknown { event_type } => {
@@ -189,8 +322,6 @@ impl ClarityWebhook {
         }
     }
 
-    /// Record the event id; `true` when it was seen before with the same payload. The same id
-    /// with another payload is a conflict (409).
     /// `return.requested` and `return.received`: the order's pinned spec's `refund` rule says
     /// which of the two refunds; the other is noted on the timeline. Both compute the same
     /// refund (its id is the return's), so the refund happens once whichever events arrive.
@@ -200,20 +331,24 @@ impl ClarityWebhook {
         stage: ReturnStage,
         event_id: &str,
         hash: &str,
-    ) -> Result<Response<Body>, Response<Body>> {
-        let id = OrderId::new(request.order_id.clone())
-            .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
+    ) -> Result<Response<Body>, Refusal> {
+        let id = OrderId::new(request.order_id.clone()).map_err(|e| {
+            unmappable(
+                &MappingError::invalid("return.orderId", &request.order_id, e.to_string()),
+                "pinned",
+            )
+        })?;
         let record = self
             .store
             .get(&id)
             .await
             .map_err(unavailable)?
             .ok_or_else(|| problem(404, "order_not_found", &format!("order {id} is unknown")))?;
-        let refund = refund_from_return(request, &record.order)
-            .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
         let spec = spec_runtime::for_order(&self.specs, &record.order)
             .await
             .map_err(|e| problem(503, "unavailable", &e.to_string()))?;
+        let refund = refund_from_return(request, &record.order)
+            .map_err(|e| unmappable(&e, &spec.version))?;
         let decision = spec_runtime::refund_trigger(
             &spec,
             &record.order,
@@ -221,7 +356,7 @@ impl ClarityWebhook {
             stage.name(),
             request.lines.len(),
         )
-        .map_err(|e| problem(422, "mapping_failed", &e.to_string()))?;
+        .map_err(|e| unmappable(&e, &spec.version))?;
         let duplicate = self.remember_event(event_id, hash).await?;
         let what = format!("return.{}", stage.name());
         if decision.policy != stage.policy() {
@@ -244,9 +379,9 @@ impl ClarityWebhook {
             match self.store.note_once(&record, entry).await {
                 Ok(_) => {}
                 Err(StoreError::ConditionFailed { .. }) => {
-                    return Err(problem(409, "busy", "order changed; retry"))
+                    return Err(problem(409, "busy", "order changed; retry").into())
                 }
-                Err(e) => return Err(unavailable(e)),
+                Err(e) => return Err(unavailable(e).into()),
             }
             tracing::info!(order_id = %id, refund_id = %refund.id, duplicate, policy = %decision.policy, "{what} noted");
             return Ok(json_response(
@@ -271,6 +406,8 @@ impl ClarityWebhook {
         ))
     }
 
+    /// Record the event id; `true` when it was seen before with the same payload. The same id
+    /// with another payload is a conflict (409).
     async fn remember_event(&self, event_id: &str, hash: &str) -> Result<bool, Response<Body>> {
         self.intake()
             .remember_event(event_id, hash)
@@ -313,8 +450,8 @@ impl ReturnStage {
     }
 }
 
-/// An intake failure as the HTTP answer: 422 (mapping, nothing stored), 409 (event id reused),
-/// 503 (the sender retries).
+/// An intake failure as the HTTP answer: 422 (mapping; only when not quarantined), 409 (event id
+/// reused), 503 (the sender retries).
 fn intake_problem(e: IntakeError) -> Response<Body> {
     match e {
         IntakeError::Mapping(e) => problem(422, "mapping_failed", &e.to_string()),

@@ -138,6 +138,37 @@ pub struct FunctionConfig {
     /// How often the active integration spec version is looked up again
     /// (`SPEC_REFRESH_SECS`, default 30).
     pub spec_refresh: std::time::Duration,
+    /// Functions that quarantine inbound events: the quarantine table
+    /// (`QUARANTINE_TABLE_NAME`), the integration team's alert topic (`ALERTS_TOPIC_ARN`) and
+    /// the limits (`QUARANTINE_TTL_DAYS`, `QUARANTINE_MAX_BODY_BYTES`,
+    /// `QUARANTINE_ALERTS_PER_MINUTE`; defaults 14, 262144, 10).
+    pub quarantine: Option<QuarantineVars>,
+}
+
+/// The quarantine's variables (see [`FunctionConfig::quarantine`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuarantineVars {
+    pub table_name: String,
+    pub alerts_topic_arn: String,
+    pub ttl_days: u64,
+    pub max_body_bytes: u64,
+    pub alerts_per_minute: u64,
+}
+
+impl QuarantineVars {
+    /// `None` when `QUARANTINE_TABLE_NAME` is not set; the topic is then required.
+    pub fn load(env: &Env) -> Result<Option<QuarantineVars>, ConfigError> {
+        let Some(table_name) = env.optional("QUARANTINE_TABLE_NAME") else {
+            return Ok(None);
+        };
+        Ok(Some(QuarantineVars {
+            table_name,
+            alerts_topic_arn: env.required("ALERTS_TOPIC_ARN")?,
+            ttl_days: env.u64_or("QUARANTINE_TTL_DAYS", 14)?,
+            max_body_bytes: env.u64_or("QUARANTINE_MAX_BODY_BYTES", 256 * 1024)?,
+            alerts_per_minute: env.u64_or("QUARANTINE_ALERTS_PER_MINUTE", 10)?,
+        }))
+    }
 }
 
 impl FunctionConfig {
@@ -168,6 +199,7 @@ impl FunctionConfig {
                 .map(|s| Ok((*s, env.required(s)?)))
                 .collect::<Result<_, ConfigError>>()?,
             spec_refresh: std::time::Duration::from_secs(env.u64_or("SPEC_REFRESH_SECS", 30)?),
+            quarantine: QuarantineVars::load(env)?,
         })
     }
 }

@@ -10,6 +10,7 @@
 //! Lambda.
 
 pub mod gateway;
+pub mod quarantine_cli;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};

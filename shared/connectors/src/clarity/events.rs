@@ -117,6 +117,8 @@ pub enum ClarityEvent {
 pub struct EventError {
     pub event_type: String,
     pub reason: String,
+    /// Where in the payload (`order.customer.email`): for a missing field, the field itself.
+    pub path: String,
 }
 
 impl EventError {
@@ -179,11 +181,24 @@ impl ClarityEvent {
     /// Read the envelope's payload by its type.
     pub fn from_envelope(envelope: &EventEnvelope) -> Result<ClarityEvent, EventError> {
         fn read<T: serde::de::DeserializeOwned>(e: &EventEnvelope) -> Result<T, EventError> {
-            T::deserialize(&e.payload).map_err(|err| EventError {
-                event_type: e.event_type.clone(),
+            serde_path_to_error::deserialize(&e.payload).map_err(|err| {
                 // serde's message names the field and expected type; values are not echoed
                 // for the types used here except enum variants (statuses), which are not PII.
-                reason: err.to_string(),
+                let reason = err.inner().to_string();
+                let at = err.path().to_string();
+                let missing = reason
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.strip_suffix('`'));
+                let path = match (at.as_str(), missing) {
+                    (".", Some(f)) => f.to_string(),
+                    (p, Some(f)) => format!("{p}.{f}"),
+                    (p, None) => p.to_string(),
+                };
+                EventError {
+                    event_type: e.event_type.clone(),
+                    reason,
+                    path,
+                }
             })
         }
         Ok(match envelope.event_type.as_str() {

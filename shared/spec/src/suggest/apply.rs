@@ -46,6 +46,20 @@ const CONTRACT: &[(&str, &str)] = &[
     ("created_at", "createdAt"),
 ];
 
+/// The canonical field a path of the contract's order names (`order.billingAddress.city` →
+/// `bill_to.city`, `order.lineItems[2].sku` → `lines[].sku`), as mapping errors give it.
+pub fn target_of_contract_path(path: &str) -> Option<&'static str> {
+    let p = path.strip_prefix("order.").unwrap_or(path);
+    let (lines, p) = match p.strip_prefix("lineItems[") {
+        Some(rest) => (true, rest.split_once("].").map_or("", |(_, f)| f)),
+        None => (false, p),
+    };
+    CONTRACT
+        .iter()
+        .find(|(target, place)| *place == p && target.starts_with("lines[]") == lines)
+        .map(|(target, _)| *target)
+}
+
 /// A path of the sample as jq (`billing.zip` → `.billing.zip`, `name.en-CA` → `.name."en-CA"`).
 fn jq_path(segments: &[String]) -> String {
     segments

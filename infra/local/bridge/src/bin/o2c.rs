@@ -1,6 +1,7 @@
 //! `o2c`: the integration's operator command (docs/spec.md). Today: `o2c spec …` (the
-//! integration spec: validate, preview, diff, push, promote, history, rollback) and
-//! `o2c order capture` (the manual capture policy's "capture now").
+//! integration spec: validate, preview, diff, push, promote, history, rollback, suggest),
+//! `o2c quarantine list | show | replay` (inbound events that did not map; docs/quarantine.md)
+//! and `o2c order capture` (the manual capture policy's "capture now").
 //!
 //! Stages: `--stage S` reads the orders table named by `O2C_TABLE_<S>` (upper case), or
 //! `TABLE_NAME` when `STAGE` is S (as `infra/local/.state/local.env` sets it). AWS access: the
@@ -40,6 +41,57 @@ enum Top {
     /// Orders.
     #[command(subcommand)]
     Order(OrderCmd),
+    /// Inbound events that did not map under the spec: kept, listed, replayed.
+    #[command(subcommand)]
+    Quarantine(QuarantineCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum QuarantineCmd {
+    /// Kept events, newest first (PII masked).
+    List {
+        #[arg(long)]
+        stage: String,
+        /// How many days back (records expire after 14).
+        #[arg(long, default_value_t = 14)]
+        days: u32,
+        /// Only events not replayed yet.
+        #[arg(long)]
+        open: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// One event: its failure, the masked view and the suggested fix.
+    Show {
+        event: String,
+        #[arg(long)]
+        stage: String,
+        /// Print only the raw body as delivered (PII in the clear: for `o2c spec suggest`).
+        #[arg(long)]
+        body: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Re-run events through the stage's current spec; the order is taken in exactly once.
+    Replay {
+        /// The event id (or --all).
+        event: Option<String>,
+        #[arg(long)]
+        stage: String,
+        /// Every open event of the last 14 days.
+        #[arg(long, conflicts_with = "event")]
+        all: bool,
+        /// Map only: say what would happen, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// An RFC 6902 JSON Patch applied to the body first (one event only).
+        #[arg(long, conflicts_with = "all")]
+        patch: Option<PathBuf>,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -557,6 +609,7 @@ async fn run(cli: Cli) -> Result<String, Fail> {
                 "{stage}: {v} is active again; orders in flight keep the version they pinned"
             ))
         }
+        Top::Quarantine(cmd) => quarantine(cmd).await,
         Top::Order(OrderCmd::Capture { stage, order }) => {
             let id = o2c_domain::OrderId::new(order.clone()).map_err(|e| Fail(2, e.to_string()))?;
             let store = store_of(&stage).await?;
@@ -596,6 +649,117 @@ async fn run(cli: Cli) -> Result<String, Fail> {
                 .await
                 .map_err(|e| Fail(2, e.to_string()))?;
             Ok(format!("order {order}: capture queued (manual)"))
+        }
+    }
+}
+
+async fn quarantine(cmd: QuarantineCmd) -> Result<String, Fail> {
+    use o2c_local_bridge::quarantine_cli as q;
+    let stage = match &cmd {
+        QuarantineCmd::List { stage, .. }
+        | QuarantineCmd::Show { stage, .. }
+        | QuarantineCmd::Replay { stage, .. } => stage.clone(),
+    };
+    let ops = q::ops_for(&stage).await.map_err(|e| Fail(2, e))?;
+    let json = |v: &Value| serde_json::to_string_pretty(v).map_err(|e| Fail(2, e.to_string()));
+    match cmd {
+        QuarantineCmd::List {
+            days, open, format, ..
+        } => {
+            let items = ops
+                .list(days, open)
+                .await
+                .map_err(|e| Fail(2, e.to_string()))?;
+            match format {
+                Format::Text => Ok(q::render_list(&items)),
+                Format::Json => json(&q::list_json(&items)),
+            }
+        }
+        QuarantineCmd::Show {
+            event,
+            body,
+            format,
+            ..
+        } => {
+            let item = ops.show(&event).await.map_err(|e| Fail(1, e.to_string()))?;
+            if body {
+                return item.body.ok_or_else(|| {
+                    Fail(
+                        1,
+                        format!("{event}: the body was over the cap and was not kept"),
+                    )
+                });
+            }
+            match format {
+                Format::Text => Ok(q::render_show(&item)),
+                Format::Json => {
+                    let mut v = q::list_json(std::slice::from_ref(&item))[0].clone();
+                    v["suggested_fix"] = o2c_pipeline::quarantine::alert::fix_for(&item)
+                        .map(|f| Value::String(f.line()))
+                        .unwrap_or(Value::Null);
+                    json(&v)
+                }
+            }
+        }
+        QuarantineCmd::Replay {
+            event,
+            all,
+            dry_run,
+            patch,
+            by,
+            format,
+            ..
+        } => {
+            let patch = patch
+                .map(|p| q::read_patch(&p))
+                .transpose()
+                .map_err(|e| Fail(2, e))?;
+            let ids: Vec<String> = match (event, all) {
+                (Some(id), false) => vec![id],
+                (None, true) => ops
+                    .list(14, true)
+                    .await
+                    .map_err(|e| Fail(2, e.to_string()))?
+                    .into_iter()
+                    .rev()
+                    .map(|q| q.event_id)
+                    .collect(),
+                _ => return Err(Fail(2, "name an event id, or pass --all".into())),
+            };
+            let by = actor(by).by;
+            let mut results = Vec::new();
+            for id in ids {
+                let r = ops
+                    .replay(&id, patch.as_deref(), dry_run, &by)
+                    .await
+                    .map_err(|e| Fail(1, e.to_string()))?;
+                results.push((id, r));
+            }
+            let failed = results.iter().filter(|(_, r)| !r.ok()).count();
+            let out = match format {
+                Format::Text => {
+                    let mut lines: Vec<String> = results
+                        .iter()
+                        .map(|(id, r)| q::render_replay(id, r, dry_run))
+                        .collect();
+                    lines.push(format!(
+                        "{} event(s){}: {} ok, {failed} not",
+                        results.len(),
+                        if dry_run {
+                            " (dry run: nothing written)"
+                        } else {
+                            ""
+                        },
+                        results.len() - failed
+                    ));
+                    lines.join("\n")
+                }
+                Format::Json => json(&q::replay_json(&results))?,
+            };
+            if failed > 0 {
+                return Err(Fail(1, out));
+            }
+            Ok(out)
         }
     }
 }
