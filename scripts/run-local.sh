@@ -94,6 +94,10 @@ demo_rc=0
 cat <<EOF2
 
 ==> the stack is up
+  the operator console (DEV LOGIN: pick a user and a role; never in prod):
+    http://127.0.0.1:$lambda_port/lambda-url/console/console/index.html
+  quarantined events (orders that did not map), after a spec fix:
+    target/debug/o2c quarantine list --stage dev     (with: set -a; . $envfile; set +a)
   submit an order (Clarity signs and sends the webhook):
     curl -s -XPOST localhost:4572/__admin/orders -H 'content-type: application/json' \\
       -d '{"customer":{"email":"review@example.test"},"payment":{"instrumentToken":"'"\$(curl -s -XPOST localhost:4571/__admin/transient-tokens -d '{}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["transientTokenJwt"])')"'"}}'

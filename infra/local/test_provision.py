@@ -186,8 +186,8 @@ class ProvisionTest(unittest.TestCase):
     def test_secrets(self) -> None:
         secrets = by_type(self.template, provision.SECRET)
         self.assertEqual(sorted(secrets),
-                         ["ClaritySecret", "CrmSecret", "CybersourceRouteBSecret",
-                          "CybersourceSecret", "ErpSecret"])
+                         ["ClaritySecret", "ConsoleSecret", "CrmSecret",
+                          "CybersourceRouteBSecret", "CybersourceSecret", "ErpSecret"])
         cybersource = {"merchant_id", "key_id", "shared_secret_b64", "webhook_key_id",
                        "webhook_secret_b64", "base_url"}
         shapes = {
@@ -198,17 +198,22 @@ class ProvisionTest(unittest.TestCase):
             "ErpSecret": {"account_id", "base_url", "token_url", "client_id", "certificate_id",
                           "private_key_pem"},
             "CrmSecret": {"instance_url", "token_url", "client_id", "client_secret"},
+            "ConsoleSecret": {"session_key", "dev_login"},
         }
         for lid, res in secrets.items():
             props = res["Properties"]
             self.assertNotIn("SecretString", props, f"{lid}: no values in the template")
+            if "GenerateSecretString" in props:  # a generated key: no fixed value in it either
+                self.assertNotIn(props["GenerateSecretString"]["GenerateStringKey"],
+                                 props["GenerateSecretString"]["SecretStringTemplate"])
             name = self.name_of(lid)
             self.assertEqual(self.env[provision.env_stem(lid) + "_ID"], name)
             desc = self.sm.describe_secret(SecretId=name)
             self.assertEqual(desc["Description"], props["Description"])
             value = json.loads(self.sm.get_secret_value(SecretId=name)["SecretString"])
             self.assertEqual(set(value), shapes[lid], lid)
-            self.assertTrue(all(isinstance(v, str) and v for v in value.values()), lid)
+            self.assertTrue(all((isinstance(v, str) and v) or isinstance(v, bool)
+                                for v in value.values()), lid)
             self.assertNotIn("${", json.dumps(value), f"{lid}: env placeholders expanded")
         erp = json.loads(self.sm.get_secret_value(SecretId=f"{STACK}/erp")["SecretString"])
         self.assertIn("BEGIN PRIVATE KEY", erp["private_key_pem"])

@@ -15,10 +15,12 @@
 //!   the local moto server).
 
 pub mod alerts;
+pub mod audit;
 pub mod dlq;
 pub mod quarantine;
 pub mod references;
 pub mod routing;
+pub mod search;
 pub mod secrets;
 pub mod specs;
 pub mod sqs;

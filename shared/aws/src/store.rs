@@ -15,6 +15,8 @@
 //! | `order`             | S    | JSON of the [`Order`] document                                |
 //! | `timeline`          | L    | S JSON of each [`TimelineEntry`], oldest first                |
 //! | `cancel`            | S    | JSON of the [`CancelIntent`] once a cancellation is recorded; never removed |
+//! | `email`             | S    | the customer's e-mail, lower case (index `by_email`)          |
+//! | `created_at`        | S    | the order's creation time, RFC 3339 (range of `by_email`, `by_state`) |
 //!
 //! **Idempotency item** — `pk = "IDEM#<scope>#<key>"`, `sk = "IDEM"`: `scope` (S), `idem_key`
 //! (S), `payload_hash` (S), `created_at` (S, RFC 3339), `expires_at` (N, epoch **seconds** — the
@@ -70,6 +72,8 @@ const EFFECTS: &str = "effects";
 const ORDER: &str = "order";
 const TIMELINE: &str = "timeline";
 const CANCEL: &str = "cancel";
+/// The customer's e-mail, lower case (hash key of the `by_email` index).
+const EMAIL: &str = "email";
 
 const SCOPE: &str = "scope";
 const IDEM_KEY: &str = "idem_key";
@@ -480,6 +484,12 @@ fn order_item(record: &OrderRecord) -> Result<Item, StoreError> {
     item.insert(STATE.into(), s(record.state.as_str()));
     item.insert(VERSION.into(), n(record.version));
     item.insert(ORDER.into(), s(to_json(&record.order).map_err(corrupt)?));
+    // The console's indexes (by_email, by_state): set once, at creation.
+    item.insert(
+        EMAIL.into(),
+        s(record.order.customer.email.as_str().trim().to_lowercase()),
+    );
+    item.insert(CREATED_AT.into(), s(record.order.created_at.to_rfc3339()));
     let mut effects = HashMap::new();
     for (k, e) in &record.effects {
         effects.insert(k.clone(), s(to_json(e).map_err(corrupt)?));

@@ -694,3 +694,59 @@ pub trait DeadLetterQueues: Send + Sync {
     /// Make a received message visible again now.
     async fn release(&self, dlq_url: &str, receipt_handle: &str) -> Result<(), String>;
 }
+
+/// How the console finds orders: through indexes, never a scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderQuery {
+    /// The customer's e-mail (any case), newest first.
+    Email(String),
+    /// Orders in a state, created within `[from, to]`, newest first.
+    State {
+        state: OrderState,
+        from: Timestamp,
+        to: Timestamp,
+    },
+}
+
+/// One order as a search lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub id: OrderId,
+    pub state: OrderState,
+    pub email: String,
+    pub total: String,
+    pub created_at: Timestamp,
+}
+
+/// Order search (the console).
+#[async_trait]
+pub trait OrderSearch: Send + Sync {
+    /// At most `limit` orders matching `query`, newest first.
+    async fn search(
+        &self,
+        query: &OrderQuery,
+        limit: usize,
+    ) -> Result<Vec<OrderSummary>, StoreError>;
+}
+
+/// One audited operator action (the console): who did what to what, when, before and after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub who: String,
+    pub role: String,
+    /// `quarantine.replay`, `spec.push`, …
+    pub action: String,
+    /// What it acted on (an event id, a stage, …).
+    pub target: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// The console's audit trail.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn record(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// The newest `limit` entries, newest first.
+    async fn recent(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+}

@@ -51,7 +51,7 @@ pub async fn cybersource_credentials(
 }
 
 /// A secret's JSON text, by the variable that names its id.
-async fn secret_json(
+pub async fn secret_json(
     config: &FunctionConfig,
     adapters: &Adapters,
     var: &'static str,

@@ -129,9 +129,19 @@ pub const ALL: &[&FunctionSpec] = &[
     &CLARITY_CATCHUP,
     &CLARITY_ORDER_WEBHOOK,
     &CLARITY_SYNC,
+    &CONSOLE,
     &CYBERSOURCE_NOTIFICATION,
     &DLQ_REDRIVE,
     &ERP_POLLER,
     &ERP_SYNC,
     &REFUND,
 ];
+
+/// The operator console (HTTP API): reads orders, the quarantine and the audit trail; replays
+/// quarantined events (sends to orders and refunds, as the webhook does).
+pub const CONSOLE: FunctionSpec = FunctionSpec {
+    name: "console",
+    sends_to: &[QueueName::Orders, QueueName::Refunds],
+    consumes: None,
+    secrets: &["CONSOLE_SECRET_ID"],
+};

@@ -177,9 +177,14 @@ impl Stack {
         let notification: Arc<dyn HttpHandler> = app::cybersource_notification(config, adapters)
             .await
             .unwrap();
+        let (config, adapters) = boot(&aws, &sdk, &specs::CONSOLE, None).await;
+        let console = o2c_console::wiring::console(config, adapters)
+            .await
+            .unwrap();
         let routes = Routes::new()
             .post("/webhooks/clarity", webhook)
-            .post("/webhooks/cybersource", notification);
+            .post("/webhooks/cybersource", notification)
+            .under("/console", console);
         let addr = serve(routes, 0).await.unwrap();
         let webhook_base = format!("http://{addr}");
         let http = reqwest::Client::new();

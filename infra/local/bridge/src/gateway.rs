@@ -39,6 +39,23 @@ impl Routes {
         self.0.insert(format!("POST {path}"), handler);
         self
     }
+
+    /// Every method on `path` and below it (`/console`, `/console/{proxy+}`).
+    pub fn under(mut self, path: &str, handler: Arc<dyn HttpHandler>) -> Self {
+        self.0.insert(format!("* {path}"), handler);
+        self
+    }
+
+    fn find(&self, method: &str, path: &str) -> Option<Arc<dyn HttpHandler>> {
+        if let Some(h) = self.0.get(&format!("{method} {path}")) {
+            return Some(h.clone());
+        }
+        self.0
+            .iter()
+            .filter_map(|(k, h)| k.strip_prefix("* ").map(|p| (p, h)))
+            .find(|(p, _)| path == *p || path.starts_with(&format!("{p}/")))
+            .map(|(_, h)| h.clone())
+    }
 }
 
 /// Serve `routes` on 127.0.0.1:`port` (0 = a free port). Returns the bound address; the server
@@ -69,7 +86,7 @@ pub async fn serve(routes: Routes, port: u16) -> std::io::Result<SocketAddr> {
 
 async fn dispatch(routes: &Routes, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let key = format!("{} {}", req.method(), req.uri().path());
-    let Some(handler) = routes.0.get(&key).cloned() else {
+    let Some(handler) = routes.find(req.method().as_str(), req.uri().path()) else {
         return text(StatusCode::NOT_FOUND, r#"{"message":"Not Found"}"#);
     };
     let (parts, body) = req.into_parts();
