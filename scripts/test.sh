@@ -17,6 +17,7 @@ stage() { # name cmd... : run one stage, print its duration
 }
 
 stage "bootstrap venv" infra/bootstrap.sh
+stage "chromium (Debian)" infra/install-chromium.sh
 export MOTO_SERVER_BIN="$PWD/infra/local/moto-server"
 stage "cargo test --workspace" cargo test --workspace "$@"
 stage "provisioner test" infra/.venv/bin/python infra/local/test_provision.py

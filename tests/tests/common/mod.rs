@@ -577,3 +577,30 @@ impl Stack {
         }
     }
 }
+
+/// The `o2c` binary (built by `cargo test --workspace`; built here when run alone).
+pub fn o2c_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("o2c");
+    if !bin.exists() {
+        let ok = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "o2c-local-bridge", "--bin", "o2c"])
+            .current_dir(o2c_e2e::repo_root())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cargo build of o2c failed");
+    }
+    bin
+}
+
+/// `o2c ARGS` against this stack (its environment, as infra/local/.state/local.env gives it).
+pub fn o2c(s: &Stack, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(o2c_bin());
+    c.args(args)
+        .envs(&s.aws.env)
+        .env("O2C_USER", "integration-team")
+        .current_dir(o2c_e2e::repo_root());
+    c
+}
