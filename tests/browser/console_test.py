@@ -51,6 +51,7 @@ def main() -> int:
     ap.add_argument("--base", required=True)
     ap.add_argument("--order", required=True)
     ap.add_argument("--event", required=True)
+    ap.add_argument("--dead-order", required=True, help="the order whose capture is dead-lettered")
     ap.add_argument("--screenshots", type=Path)
     args = ap.parse_args()
     shots = args.screenshots
@@ -119,9 +120,32 @@ def main() -> int:
         check("replayed", '"status":"accepted"' in page.locator("#quarantine-result").inner_text(),
               page.locator("#quarantine-result").inner_text())
 
-        # The audit trail has it.
+        # Dead letters: the class, the suggested patch as a diff, a dry run, the replay.
+        page.click("a[data-view=dead-letters]")
+        drow = page.locator("#dlq-table tbody tr", has_text=args.dead_order)
+        # A listing long-polls each of the five DLQs for a second (a short poll may miss
+        # messages on SQS).
+        expect(drow).to_have_count(1, timeout=20_000)
+        check("dead letter class shown", "captures" in drow.inner_text() and "mapping" in drow.inner_text(),
+              drow.inner_text())
+        drow.click()
+        diff = page.locator("#dlq-diff")
+        expect(diff).to_contain_text('"capture"')
+        check("patch shown as a diff",
+              page.locator("#dlq-diff .del").count() >= 1 and page.locator("#dlq-diff .add").count() >= 1,
+              diff.inner_text())
+        page.click("#dlq-dry-run")
+        expect(page.locator("#dlq-result")).to_contain_text("would-replay", timeout=20_000)
+        if shots:
+            page.screenshot(path=str(shots / "console-dead-letters.png"), full_page=True)
+        page.click("#dlq-replay")
+        expect(page.locator("#dlq-result")).to_contain_text("replayed", timeout=20_000)
+
+        # The audit trail has both replays.
         page.click("a[data-view=audit]")
-        expect(page.locator("#audit-table tbody tr").first).to_contain_text("quarantine.replay")
+        expect(page.locator("#audit-table tbody tr").first).to_contain_text("dead-letters.replay")
+        check("audit has the quarantine replay",
+              "quarantine.replay" in page.locator("#audit-table").inner_text())
         if shots:
             page.screenshot(path=str(shots / "console-audit.png"), full_page=True)
 

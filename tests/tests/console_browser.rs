@@ -5,7 +5,8 @@
 //! then checks the replayed order was taken in once: one authorization, one capture.
 //!
 //! The browser finds the order and its timeline, sees the quarantined event's class and
-//! suggestion, dry-runs and replays it, finds the audit entry; a viewer's replay button is
+//! suggestion, dry-runs and replays it, sees a poisoned dead letter's class and its suggested
+//! patch as a diff, dry-runs and replays it with the fix, finds the audit entries; a viewer's replay button is
 //! disabled and the server refuses the call; state changes without the CSRF token are refused.
 //! Screenshots go to `target/screenshots` (`O2C_SCREENSHOTS=docs/screenshots` refreshes the
 //! README's).
@@ -14,7 +15,7 @@
 
 mod common;
 
-use common::{ledger_counts, o2c, Options, Stack};
+use common::{drain_only, ledger_counts, o2c, Options, Stack};
 use o2c_domain::OrderState;
 use serde_json::json;
 use std::time::Duration;
@@ -29,6 +30,57 @@ async fn the_console_in_chromium_finds_orders_replays_quarantine_once_and_refuse
     let stage = s.aws.var("STAGE").to_string();
     s.clarity_order("ORD-B-1", "buyer", "USD", json!({})).await;
     s.drain().await;
+
+    // A poisoned message: ORD-B-3's capture command, misspelt, dead-lettered by the capture step.
+    s.clarity_order("ORD-B-3", "buyer", "USD", json!({})).await;
+    drain_only(&s, "authorize").await;
+    let sqs = aws_sdk_sqs::Client::new(&s.sdk);
+    let captures = s.aws.var("CAPTURES_QUEUE_URL").to_string();
+    let got = sqs
+        .receive_message()
+        .queue_url(&captures)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    for m in got.messages() {
+        sqs.delete_message()
+            .queue_url(&captures)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    sqs.send_message()
+        .queue_url(&captures)
+        .message_body(json!({"type": "captur", "order_id": "ORD-B-3"}).to_string())
+        .message_group_id("ORD-B-3")
+        .message_deduplication_id("poisoned-capture")
+        .send()
+        .await
+        .unwrap();
+    s.drain().await;
+    // (Counted, not received: a receive would hide it from the console for a minute.)
+    let dlq = s.aws.var("CAPTURES_DLQ_URL");
+    let visible = |out: aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput| {
+        out.attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            })
+            .cloned()
+    };
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(dlq)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        visible(attrs).as_deref(),
+        Some("1"),
+        "the poisoned capture is dead-lettered"
+    );
 
     // The quarantined event: Clarity renamed customer.email.
     s.clarity_order("ORD-B-2", "buyer", "USD", json!({"emit": false}))
@@ -86,6 +138,7 @@ async fn the_console_in_chromium_finds_orders_replays_quarantine_once_and_refuse
     let run = tokio::process::Command::new(root.join("infra/.venv/bin/python"))
         .arg(root.join("tests/browser/console_test.py"))
         .args(["--base", &base, "--order", "ORD-B-1", "--event", "evt_b_2"])
+        .args(["--dead-order", "ORD-B-3"])
         .arg("--screenshots")
         .arg(&shots)
         .output()
@@ -95,16 +148,22 @@ async fn the_console_in_chromium_finds_orders_replays_quarantine_once_and_refuse
     println!("{out}{}", String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success(), "the browser checks failed (above)");
 
-    // The replay from the browser took the order in once.
+    // The replays from the browser: each order taken in, and captured, once.
     s.drain().await;
-    assert_eq!(s.state("ORD-B-2").await, OrderState::Captured);
-    let counts = ledger_counts(&s.ledger().await, "ORD-B-2");
-    assert_eq!(
-        (counts.get("authorization"), counts.get("capture")),
-        (Some(&1), Some(&1)),
-        "{counts:?}"
-    );
-    for view in ["login", "orders", "quarantine", "audit"] {
+    for id in ["ORD-B-2", "ORD-B-3"] {
+        assert_eq!(s.state(id).await, OrderState::Captured, "{id}");
+        let counts = ledger_counts(&s.ledger().await, id);
+        assert_eq!(
+            (counts.get("authorization"), counts.get("capture")),
+            (Some(&1), Some(&1)),
+            "{id}: {counts:?}"
+        );
+    }
+    assert!(s
+        .dlq(o2c_domain::ports::QueueName::Captures)
+        .await
+        .is_empty());
+    for view in ["login", "orders", "quarantine", "dead-letters", "audit"] {
         assert!(
             shots.join(format!("console-{view}.png")).is_file(),
             "{view}"

@@ -7,7 +7,7 @@
 mod common;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use common::{ledger_counts, Options, Stack};
+use common::{drain_only, ledger_counts, Options, Stack};
 use o2c_domain::ports::QueueName;
 use o2c_domain::OrderState;
 use o2c_e2e::LocalAws;
@@ -35,7 +35,7 @@ async fn redrive_for(env: &HashMap<String, String>, sdk: &aws_config::SdkConfig)
     let adapters = Adapters::with_sdk(sdk.clone(), &config, &env)
         .await
         .unwrap();
-    Redrive::from_config(&config, &env, &adapters).unwrap()
+    Redrive::from_config(&config, &adapters).unwrap()
 }
 
 /// Invoke with a JSON event, as the Lambda is invoked.
@@ -46,16 +46,6 @@ async fn invoke(r: &Redrive, event: Value) -> RedriveResponse {
         serde_json::to_string_pretty(&out).unwrap_or_default()
     );
     serde_json::from_value(out).unwrap()
-}
-
-/// Run only the bridge of one function until its queue stays empty.
-async fn drain_only(s: &Stack, function: &str) {
-    let i = s
-        .bridges
-        .iter()
-        .position(|b| b.mapping().function == function)
-        .unwrap_or_else(|| panic!("no bridge for {function}"));
-    o2c_local_bridge::drain(&s.bridges[i..=i], 4, Duration::from_secs(60)).await;
 }
 
 /// Take (receive and delete) every message on a queue; their bodies.

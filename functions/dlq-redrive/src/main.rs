@@ -4,7 +4,6 @@
 //! (`infra/local/bridge`).
 
 use o2c_pipeline::{redrive::Redrive, specs};
-use o2c_runtime::config::Env;
 use o2c_runtime::lambda::{boot, serve_json, Error};
 use std::sync::Arc;
 
@@ -12,11 +11,9 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     let (config, adapters) = boot(&specs::DLQ_REDRIVE).await?;
     // The source queues come from the spec (`*_QUEUE_URL`), their DLQs from `*_DLQ_URL`.
-    let redrive = Arc::new(
-        Redrive::from_config(&config, &Env::process(), &adapters).inspect_err(
-            |e| tracing::error!(function = specs::DLQ_REDRIVE.name, error = %e, "configuration error"),
-        )?,
-    );
+    let redrive = Arc::new(Redrive::from_config(&config, &adapters).inspect_err(
+        |e| tracing::error!(function = specs::DLQ_REDRIVE.name, error = %e, "configuration error"),
+    )?);
     serve_json(move |event| {
         let redrive = redrive.clone();
         async move { Ok(redrive.handle_json(event).await?) }

@@ -122,6 +122,73 @@ async function openQuarantined(id) {
   } catch (e) { showError(e.message); }
 }
 
+// ---------------------------------------------------------------- dead letters
+async function loadDeadLetters() {
+  showError("");
+  try {
+    const r = await api("GET", "/dead-letters");
+    const tbody = $("dlq-table").querySelector("tbody");
+    tbody.replaceChildren();
+    let n = 0;
+    for (const q of r.queues) {
+      for (const m of q.messages) {
+        n += 1;
+        const fix = m.suggestion ? `${m.suggestion.summary} (${m.suggestion.confidence})` : "none";
+        row(tbody, [q.queue, m.class, m.order_id || "", m.reason, fix], () => openDeadLetter(q.queue, m));
+      }
+    }
+    if (n === 0) row(tbody, ["no dead letters", "", "", "", ""]);
+  } catch (e) { showError(e.message); }
+}
+
+// The suggested patch as a diff: each operation, the value before (red) and after (green).
+function patchDiff(m) {
+  const d = el("div", undefined, { class: "diff", id: "dlq-diff" });
+  let before = {};
+  try { before = JSON.parse(m.body_preview); } catch (_) { /* a cut preview */ }
+  const at = (doc, pointer) => pointer.split("/").slice(1)
+    .reduce((v, k) => (v == null ? undefined : v[k.replace(/~1/g, "/").replace(/~0/g, "~")]), doc);
+  for (const op of m.suggestion.patch) {
+    if (op.op === "test") continue; // the patch's guard on the old value, shown by the next op
+    const old = at(before, op.path);
+    if (op.op !== "add" && old !== undefined) d.appendChild(el("div", `- ${op.path}: ${JSON.stringify(old)}`, { class: "del" }));
+    if (op.op !== "remove" && op.op !== "test") d.appendChild(el("div", `+ ${op.path}: ${JSON.stringify(op.value)}`, { class: "add" }));
+  }
+  return d;
+}
+
+function openDeadLetter(queue, m) {
+  const d = $("dlq-detail");
+  d.replaceChildren();
+  d.appendChild(el("h3", `${queue}: ${m.message_id} (order ${m.order_id || "-"}, ${m.order_state || "state unknown"})`));
+  d.appendChild(el("p", `${m.class}: ${m.reason}`, { id: "dlq-reason" }));
+  d.appendChild(el("p", m.hint));
+  d.appendChild(el("pre", m.body_preview));
+  if (m.suggestion) {
+    d.appendChild(el("p", `Suggested fix (confidence ${m.suggestion.confidence}): ${m.suggestion.summary}`, { id: "dlq-fix" }));
+    d.appendChild(patchDiff(m));
+  }
+  const operator = session && session.role === "operator";
+  for (const [label, dry, suggested, id] of [["Dry run with the fix", true, true, "dlq-dry-run"],
+                                             ["Replay with the fix", false, true, "dlq-replay"],
+                                             ["Replay as is", false, false, "dlq-replay-as-is"]]) {
+    if (suggested && !m.suggestion) continue;
+    const b = el("button", label, { id });
+    if (!operator) { b.disabled = true; b.title = "operators only"; }
+    b.addEventListener("click", async () => {
+      try {
+        const r = await api("POST", "/dead-letters/replay",
+          { queue, message_ids: [m.message_id], apply_suggested: suggested, dry_run: dry });
+        const rep = r.queues.flatMap((q) => q.messages).map((x) => x.replay).filter(Boolean)[0];
+        $("dlq-result").textContent = rep ? `${rep.outcome}: ${rep.body_preview || ""}` : JSON.stringify(r.summary);
+        if (!dry) loadDeadLetters();
+      } catch (e) { showError(e.message); }
+    });
+    d.appendChild(b);
+  }
+  d.appendChild(el("p", "", { id: "dlq-result" }));
+}
+
 // ---------------------------------------------------------------- audit
 async function loadAudit() {
   try {
@@ -137,6 +204,7 @@ function show(view) {
   for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== "view-" + view;
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.view === view);
   if (view === "quarantine") loadQuarantine();
+  if (view === "dead-letters") loadDeadLetters();
   if (view === "audit") loadAudit();
 }
 

@@ -8,6 +8,11 @@
 //! - `GET /orders/{id}`: the order, its state, its timeline and its ids in every system;
 //! - `GET /quarantine`, `GET /quarantine/{event}`: kept events (masked), with the suggested fix;
 //! - `POST /quarantine/{event}/replay` `{"dry_run": bool, "patch": [RFC 6902]}`;
+//! - `GET /dead-letters`: every DLQ's messages with class, reason, hint and the suggested patch
+//!   (dlq-redrive's listing: bodies masked);
+//! - `POST /dead-letters/replay` `{"queue", "message_ids", "apply_suggested" | "patch",
+//!   "dry_run"}`: dlq-redrive's replay (back on the source queue with a deterministic dedup
+//!   id, deleted from the DLQ only after the send);
 //! - `GET /audit`: the newest operator actions.
 
 use crate::session::{Role, Session};
@@ -21,6 +26,7 @@ use o2c_domain::{OrderId, OrderState, Timestamp};
 use o2c_pipeline::quarantine::alert::fix_for;
 use o2c_pipeline::quarantine::ops::QuarantineOps;
 use o2c_pipeline::redrive::patch::PatchOp;
+use o2c_pipeline::redrive::{Redrive, RedriveRequest};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -33,6 +39,7 @@ pub struct Api {
     pub quarantine: QuarantineOps,
     pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
+    pub redrive: Redrive,
 }
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -120,6 +127,8 @@ impl Api {
             ("GET", ["quarantine"]) => self.quarantine_list(query).await,
             ("GET", ["quarantine", id]) => self.quarantine_show(id).await,
             ("POST", ["quarantine", id, "replay"]) => self.replay(id, body, session).await,
+            ("GET", ["dead-letters"]) => self.dead_letters(session.role).await,
+            ("POST", ["dead-letters", "replay"]) => self.redrive(body, session).await,
             ("GET", ["audit"]) => match self.audit.recent(100).await {
                 Ok(v) => json_answer(200, &for_role(json!(v), session.role)),
                 Err(e) => unavailable(e),
@@ -244,6 +253,62 @@ impl Api {
         }
     }
 
+    async fn dead_letters(&self, role: Role) -> Response<Body> {
+        match self.redrive.handle(&RedriveRequest::list("all")).await {
+            Ok(r) => json_answer(200, &for_role(json!(r), role)),
+            Err(e) => problem(400, "bad_request", &e.to_string()),
+        }
+    }
+
+    async fn redrive(&self, body: &Value, session: &Session) -> Response<Body> {
+        let mut request = body.clone();
+        request["action"] = json!("replay");
+        let request: RedriveRequest = match serde_json::from_value(request) {
+            Ok(r) => r,
+            Err(e) => return problem(400, "bad_request", &e.to_string()),
+        };
+        if request.message_ids.as_ref().is_none_or(Vec::is_empty) {
+            return problem(400, "bad_request", "name the message_ids to replay");
+        }
+        let r = match self.redrive.handle(&request).await {
+            Ok(r) => r,
+            Err(e) => return problem(400, "bad_request", &e.to_string()),
+        };
+        if !request.dry_run {
+            self.audited(
+                session,
+                "dead-letters.replay",
+                &request.queue,
+                json!({"message_ids": request.message_ids}),
+                json!({"summary": r.summary, "apply_suggested": request.apply_suggested, "patched": request.patch.is_some()}),
+            )
+            .await;
+        }
+        json_answer(200, &json!(r))
+    }
+
+    async fn audited(
+        &self,
+        session: &Session,
+        action: &str,
+        target: &str,
+        before: Value,
+        after: Value,
+    ) {
+        let entry = AuditEntry {
+            at: self.now(),
+            who: session.user.clone(),
+            role: "operator".into(),
+            action: action.into(),
+            target: target.to_string(),
+            before,
+            after,
+        };
+        if let Err(e) = self.audit.record(&entry).await {
+            tracing::error!(error = %e, "console: audit entry not written");
+        }
+    }
+
     async fn replay(&self, id: &str, body: &Value, session: &Session) -> Response<Body> {
         let dry_run = body["dry_run"].as_bool().unwrap_or(true);
         let patch: Option<Vec<PatchOp>> = match body.get("patch") {
@@ -268,18 +333,14 @@ impl Api {
         };
         let out = r.to_json(id);
         if !dry_run {
-            let entry = AuditEntry {
-                at: self.now(),
-                who: session.user.clone(),
-                role: "operator".into(),
-                action: "quarantine.replay".into(),
-                target: id.to_string(),
+            self.audited(
+                session,
+                "quarantine.replay",
+                id,
                 before,
-                after: json!({"outcome": out["outcome"], "patched": patch.is_some()}),
-            };
-            if let Err(e) = self.audit.record(&entry).await {
-                tracing::error!(error = %e, "console: audit entry not written");
-            }
+                json!({"outcome": out["outcome"], "patched": patch.is_some()}),
+            )
+            .await;
         }
         json_answer(200, &out)
     }

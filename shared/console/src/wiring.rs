@@ -7,6 +7,7 @@ use o2c_aws::quarantine::DynamoQuarantine;
 use o2c_domain::ports::SystemClock;
 use o2c_pipeline::app::{clarity_events, secret_json, specs};
 use o2c_pipeline::quarantine::ops::QuarantineOps;
+use o2c_pipeline::redrive::Redrive;
 use o2c_runtime::config::{FunctionConfig, Stage};
 use o2c_runtime::lambda::{Error, HttpHandler};
 use o2c_runtime::wiring::Adapters;
@@ -56,6 +57,7 @@ pub async fn console(
             },
             audit: adapters.store.clone(),
             clock,
+            redrive: Redrive::from_config(&config, &adapters)?,
         },
     }))
 }

@@ -137,11 +137,18 @@ pub const ALL: &[&FunctionSpec] = &[
     &REFUND,
 ];
 
-/// The operator console (HTTP API): reads orders, the quarantine and the audit trail; replays
-/// quarantined events (sends to orders and refunds, as the webhook does).
+/// The operator console (HTTP API): reads orders, the quarantine, the dead letters and the audit
+/// trail; replays quarantined events (to orders and refunds, as the webhook does) and dead
+/// letters (to their source queues, as dlq-redrive does).
 pub const CONSOLE: FunctionSpec = FunctionSpec {
     name: "console",
-    sends_to: &[QueueName::Orders, QueueName::Refunds],
+    sends_to: &[
+        QueueName::Orders,
+        QueueName::Captures,
+        QueueName::Refunds,
+        QueueName::ClaritySync,
+        QueueName::ErpSync,
+    ],
     consumes: None,
     secrets: &["CONSOLE_SECRET_ID"],
 };

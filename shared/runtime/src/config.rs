@@ -134,6 +134,8 @@ pub struct FunctionConfig {
     pub table_name: String,
     pub queue_urls: BTreeMap<QueueName, String>,
     pub dlq_url: Option<String>,
+    /// Every `<QUEUE>_DLQ_URL` set (tools that read dead letters: dlq-redrive, the console).
+    pub dlq_urls: BTreeMap<QueueName, String>,
     pub secret_ids: BTreeMap<&'static str, String>,
     /// How often the active integration spec version is looked up again
     /// (`SPEC_REFRESH_SECS`, default 30).
@@ -194,6 +196,10 @@ impl FunctionConfig {
             dlq_url: consumes
                 .map(|q| env.required(q.dlq_url_env()))
                 .transpose()?,
+            dlq_urls: QueueName::ALL
+                .into_iter()
+                .filter_map(|q| env.optional(q.dlq_url_env()).map(|u| (q, u)))
+                .collect(),
             secret_ids: secrets
                 .iter()
                 .map(|s| Ok((*s, env.required(s)?)))

@@ -367,8 +367,7 @@ impl Stack {
         let adapters = Adapters::with_sdk(self.sdk.clone(), &config, &env)
             .await
             .unwrap();
-        let redrive =
-            o2c_pipeline::redrive::Redrive::from_config(&config, &env, &adapters).unwrap();
+        let redrive = o2c_pipeline::redrive::Redrive::from_config(&config, &adapters).unwrap();
         redrive
             .handle_json(json!({"action": "replay", "queue": "all", "dry_run": false}))
             .await
@@ -486,8 +485,7 @@ impl Stack {
                     .await
                     .unwrap();
                 for item in page.items() {
-                    let sorted: std::collections::BTreeMap<_, _> = item.iter().collect();
-                    rows.push(format!("{sorted:?}"));
+                    rows.push(canonical_item(item));
                 }
                 start = page.last_evaluated_key().cloned();
                 if start.is_none() {
@@ -603,4 +601,33 @@ pub fn o2c(s: &Stack, args: &[&str]) -> std::process::Command {
         .env("O2C_USER", "integration-team")
         .current_dir(o2c_e2e::repo_root());
     c
+}
+
+/// Run only the bridge of one function until its queue stays empty.
+pub async fn drain_only(s: &Stack, function: &str) {
+    let i = s
+        .bridges
+        .iter()
+        .position(|b| b.mapping().function == function)
+        .unwrap_or_else(|| panic!("no bridge for {function}"));
+    o2c_local_bridge::drain(&s.bridges[i..=i], 4, Duration::from_secs(60)).await;
+}
+
+/// An item rendered with every map's keys sorted, nested maps included (`AttributeValue::M`
+/// holds a `HashMap`, whose order differs between two reads of the same item).
+fn canonical_item(item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>) -> String {
+    fn value(v: &aws_sdk_dynamodb::types::AttributeValue) -> String {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        match v {
+            A::M(m) => canonical_item(m),
+            A::L(l) => format!("[{}]", l.iter().map(value).collect::<Vec<_>>().join(", ")),
+            other => format!("{other:?}"),
+        }
+    }
+    let sorted: std::collections::BTreeMap<_, _> = item.iter().collect();
+    let fields: Vec<String> = sorted
+        .into_iter()
+        .map(|(k, v)| format!("{k:?}: {}", value(v)))
+        .collect();
+    format!("{{{}}}", fields.join(", "))
 }

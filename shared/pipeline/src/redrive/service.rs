@@ -44,22 +44,25 @@ pub struct Redrive {
 
 impl Redrive {
     /// From a function configuration whose `queue_urls` hold the source queues
-    /// ([`crate::specs::DLQ_REDRIVE`] sends to all five), the `<X>_DLQ_URL` variables and the
-    /// adapters (SQS client and order store).
+    /// ([`crate::specs::DLQ_REDRIVE`] sends to all five) and whose `dlq_urls` hold their DLQs
+    /// (`<X>_DLQ_URL`), and the adapters (SQS client and order store).
     pub fn from_config(
         config: &o2c_runtime::config::FunctionConfig,
-        env: &o2c_runtime::config::Env,
         adapters: &o2c_runtime::wiring::Adapters,
     ) -> Result<Redrive, o2c_runtime::ConfigError> {
         let queues = config
             .queue_urls
             .iter()
             .map(|(q, url)| {
+                let dlq = config
+                    .dlq_urls
+                    .get(q)
+                    .ok_or(o2c_runtime::ConfigError::Missing(q.dlq_url_env()))?;
                 Ok((
                     *q,
                     QueueUrls {
                         source: url.clone(),
-                        dlq: env.required(q.dlq_url_env())?,
+                        dlq: dlq.clone(),
                     },
                 ))
             })

@@ -185,7 +185,7 @@ async fn main() -> ExitCode {
         let adapters = Adapters::build_for_tool(&config, &env)
             .await
             .map_err(|e| e.to_string())?;
-        Redrive::from_config(&config, &env, &adapters).map_err(|e| e.to_string())
+        Redrive::from_config(&config, &adapters).map_err(|e| e.to_string())
     };
     let redrive = match setup.await {
         Ok(r) => r,
